@@ -1,0 +1,3 @@
+module github.com/synfin/synfin
+
+go 1.26.8
