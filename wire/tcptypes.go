@@ -62,6 +62,10 @@ type TCPOptions struct {
 
 	HasWScale bool
 	WScale    uint8 // window scale shift count (RFC 7323 2), valid if HasWScale
+	// WScaleClamped records that the received shift count was above 14 and
+	// WScale holds 14 instead, as RFC 7323 2.3 requires; the TCP SHOULD log
+	// it. Set only by parsing; AppendTCPOptions ignores it.
+	WScaleClamped bool
 
 	SACKPermitted bool // SACK-permitted (RFC 2018 2)
 
@@ -76,5 +80,9 @@ type TCPOptions struct {
 	Unknown int
 }
 
-// SACK returns the valid SACK blocks.
-func (o *TCPOptions) SACK() []SACKBlock { return o.SACKBlocks[:o.NumSACK] }
+// SACK returns the valid SACK blocks. A NumSACK outside [0, MaxSACKBlocks]
+// is clamped, so a corrupt value cannot make it panic.
+func (o *TCPOptions) SACK() []SACKBlock {
+	n := min(max(o.NumSACK, 0), MaxSACKBlocks)
+	return o.SACKBlocks[:n]
+}

@@ -1,0 +1,429 @@
+package tcp
+
+// Send and receive buffers.
+//
+// Both are linear byte arrays rather than rings: any range the engine asks
+// for (the payload of a segment to send, a piece of received data) is then a
+// single contiguous slice, so building a segment never copies into a scratch
+// buffer and never splits a payload in two.
+//
+// The live bytes of a buffer occupy buf[head:end]. Bytes are appended at the
+// end and dropped at the head, so the head creeps forward through the array.
+// When an append does not fit in the free tail, the buffer either slides the
+// live bytes back to the front (one memmove) or moves them into a larger
+// array. It slides only when the dead head is at least half of the array: the
+// bytes moved are then no more than the bytes that were dropped since the
+// array was last laid out, so each byte is moved O(1) times amortised.
+// Otherwise it grows the array by doubling.
+//
+// Memory. Arrays are allocated lazily (a fresh or shrunk buffer holds none)
+// and grow by doubling up to the limit. A linear buffer that is full to its
+// limit has a problem a ring does not: when the user drops a few bytes at the
+// head and appends as many at the end, the only way to make room at the end
+// of an array exactly as large as the limit is to slide almost everything,
+// which in the steady state of a bulk transfer (buffer full, every ACK or
+// read frees a little, the other side refills it at once) would move the
+// whole buffer for every segment. So when an array that has already reached
+// the limit cannot take an append and the half rule forbids sliding, the
+// array doubles once more: an array of twice the limit always satisfies the
+// half rule when it is full at the end. The memory held is therefore at most
+// twice the limit (Linux likewise charges a socket about twice its payload
+// for sk_buff overhead, and setsockopt(SO_SNDBUF/SO_RCVBUF) doubles the
+// requested size for that reason), and at most the limit for a buffer that
+// never ran against it.
+//
+// Steady-state operation does not allocate: once the array has reached its
+// working size, writes, reads, peeks and consumes only copy and move indices.
+
+// minBufferAlloc is the size of the first array a buffer allocates (or the
+// limit, if smaller): a few segments' worth, so that a connection carrying a
+// handful of small messages never grows beyond it.
+const minBufferAlloc = 4096
+
+// makeRoom returns an array in which the live bytes buf[head:head+live] are
+// followed by room for the span need (need >= live) counted from their first
+// byte, and the index at which the live bytes now start. It is called only
+// when head+need exceeds len(buf). lim is the buffer's limit, which bounds
+// the growth as explained above.
+func makeRoom(buf []byte, head, live, need, lim int) ([]byte, int) {
+	c := len(buf)
+	if head > 0 && 2*head >= c && need <= c {
+		// The dead head is at least half the array: slide the live bytes down.
+		copy(buf, buf[head:head+live])
+		return buf, 0
+	}
+	n := 2 * c
+	if n < minBufferAlloc {
+		n = minBufferAlloc
+	}
+	for n < need {
+		n *= 2
+	}
+	bound := lim
+	if c >= lim {
+		// Already at the limit and the half rule failed: see the package
+		// comment above; twice the limit always satisfies the rule.
+		bound = 2 * lim
+	}
+	if n > bound {
+		n = bound
+	}
+	if n < need {
+		// Only when the limit was lowered below what the buffer holds.
+		n = need
+	}
+	nb := make([]byte, n)
+	copy(nb, buf[head:head+live])
+	return nb, 0
+}
+
+// sendBuffer holds the bytes from SND.UNA onward: first those sent but not
+// yet acknowledged, then those not yet sent. Offsets are relative to SND.UNA.
+// The engine keeps the SYN and FIN, which occupy sequence space but no bytes,
+// out of it.
+type sendBuffer struct {
+	buf  []byte // backing array, len == cap; nil when empty and shrunk
+	head int    // index of the byte at SND.UNA
+	tail int    // index one past the last byte held
+	lim  int    // capacity in bytes (SO_SNDBUF)
+}
+
+// setLimit sets the capacity in bytes (SO_SNDBUF). It may be set below Len;
+// the buffer then keeps what it holds and Free is 0 until enough is consumed.
+func (b *sendBuffer) setLimit(n int) {
+	if n < 0 {
+		n = 0
+	}
+	b.lim = n
+}
+
+func (b *sendBuffer) limit() int { return b.lim }
+
+// Len is the number of bytes held: unacknowledged plus unsent.
+func (b *sendBuffer) Len() int { return b.tail - b.head }
+
+// Free is how many more bytes write accepts: limit - Len, never negative.
+func (b *sendBuffer) Free() int {
+	if f := b.lim - b.Len(); f > 0 {
+		return f
+	}
+	return 0
+}
+
+// write appends min(len(p), Free()) bytes of p and returns how many.
+func (b *sendBuffer) write(p []byte) int {
+	n := len(p)
+	if f := b.Free(); n > f {
+		n = f
+	}
+	if n == 0 {
+		return 0
+	}
+	if b.tail+n > len(b.buf) {
+		live := b.Len()
+		b.buf, b.head = makeRoom(b.buf, b.head, live, live+n, b.lim)
+		b.tail = b.head + live
+	}
+	copy(b.buf[b.tail:], p[:n])
+	b.tail += n
+	return n
+}
+
+// peek returns a view of up to n bytes starting off bytes after SND.UNA,
+// shorter if the buffer ends first, and nil if off >= Len (or n <= 0). The
+// slice aliases the buffer: it is valid until the next write, consume or
+// shrink, and its capacity is cut so that appending to it cannot scribble on
+// the buffer.
+func (b *sendBuffer) peek(off, n int) []byte {
+	l := b.Len()
+	if off < 0 || off >= l || n <= 0 {
+		return nil
+	}
+	if n > l-off {
+		n = l - off
+	}
+	s := b.head + off
+	return b.buf[s : s+n : s+n]
+}
+
+// consume drops n bytes from the head, because they were acknowledged
+// (SND.UNA advanced by n). n > Len is clamped.
+func (b *sendBuffer) consume(n int) {
+	if n <= 0 {
+		return
+	}
+	if n >= b.Len() {
+		// Empty: restart at the front so the whole array is tail again.
+		b.head, b.tail = 0, 0
+		return
+	}
+	b.head += n
+}
+
+// shrink releases the backing array if the buffer is empty, so an idle
+// connection holds no buffer memory (Linux's sk_mem_reclaim).
+func (b *sendBuffer) shrink() {
+	if b.Len() == 0 {
+		b.buf, b.head, b.tail = nil, 0, 0
+	}
+}
+
+// memory is the size of the backing array held, in bytes.
+func (b *sendBuffer) memory() int { return cap(b.buf) }
+
+// seqRange is a half-open range [start, end) of offsets.
+type seqRange struct{ start, end int }
+
+// defaultMaxRanges bounds the out-of-order ranges of a recvBuffer on which
+// setMaxRanges was never called (Config.MaxOutOfOrder's default).
+const defaultMaxRanges = 64
+
+// recvBuffer holds received data: first the in-order bytes the user has not
+// read yet (up to RCV.NXT), then out-of-order data beyond RCV.NXT, each byte
+// stored at its final position (index of RCV.NXT plus its offset) so that
+// when a gap fills (RFC 9293 3.10.7.4, seventh check: data is delivered in
+// order), advancing RCV.NXT is bookkeeping and never a copy. The bytes of the
+// gaps between out-of-order ranges are garbage.
+//
+// Offsets in the interface are relative to RCV.NXT, the first byte not yet
+// received in order. The space the buffer can hold, and so the largest
+// window the engine may offer, is limit - readable().
+type recvBuffer struct {
+	buf  []byte // backing array, len == cap; nil when empty and shrunk
+	head int    // index of the first unread in-order byte
+	nxt  int    // index of RCV.NXT: buf[head:nxt] is readable
+
+	lim int
+
+	// ranges are the out-of-order ranges, offsets relative to RCV.NXT,
+	// sorted, neither overlapping nor adjacent, none starting at 0. Its
+	// capacity is fixed at maxRanges+1 when first needed.
+	ranges    []seqRange
+	ooo       int // sum of the ranges' lengths
+	maxRanges int
+	maxSet    bool // setMaxRanges was called (else defaultMaxRanges)
+}
+
+// setLimit sets the receive buffer size in bytes (SO_RCVBUF). Lowering it
+// below what is held drops nothing; it only shrinks the space offered to new
+// data.
+func (b *recvBuffer) setLimit(n int) {
+	if n < 0 {
+		n = 0
+	}
+	b.lim = n
+}
+
+func (b *recvBuffer) limit() int { return b.lim }
+
+// readable is the number of in-order bytes waiting for the user.
+func (b *recvBuffer) readable() int { return b.nxt - b.head }
+
+// setMaxRanges bounds the number of separate out-of-order ranges kept
+// (Config.MaxOutOfOrder): reassembly state must stay bounded whatever a peer
+// sends (RFC 9293 3.10.7.4 lets a receiver drop out-of-order segments; Linux
+// prunes its out-of-order queue under memory pressure). n <= 0 disables
+// out-of-order storage. Lowering it below the current count drops the
+// ranges farthest from RCV.NXT.
+func (b *recvBuffer) setMaxRanges(n int) {
+	if n < 0 {
+		n = 0
+	}
+	b.maxRanges, b.maxSet = n, true
+	for len(b.ranges) > n {
+		r := b.ranges[len(b.ranges)-1]
+		b.ooo -= r.end - r.start
+		b.ranges = b.ranges[:len(b.ranges)-1]
+	}
+	if cap(b.ranges) < n+1 || cap(b.ranges) > 2*(n+1) {
+		b.ranges = append(make([]seqRange, 0, n+1), b.ranges...)
+	}
+	b.maybeReset()
+}
+
+func (b *recvBuffer) maxR() int {
+	if !b.maxSet {
+		return defaultMaxRanges
+	}
+	return b.maxRanges
+}
+
+// maybeReset moves the (empty) live region back to the front of the array.
+func (b *recvBuffer) maybeReset() {
+	if b.nxt == b.head && len(b.ranges) == 0 {
+		b.head, b.nxt = 0, 0
+	}
+}
+
+// read copies in-order bytes into p, drops them and returns how many.
+func (b *recvBuffer) read(p []byte) int {
+	n := copy(p, b.buf[b.head:b.nxt])
+	b.head += n
+	b.maybeReset()
+	return n
+}
+
+// peek copies in-order bytes into p without dropping them (MSG_PEEK).
+func (b *recvBuffer) peek(p []byte) int {
+	return copy(p, b.buf[b.head:b.nxt])
+}
+
+// discard drops up to n in-order bytes without copying them (MSG_TRUNC, or
+// data received after shutdown(SHUT_RD)) and returns how many.
+func (b *recvBuffer) discard(n int) int {
+	if r := b.readable(); n > r {
+		n = r
+	}
+	if n <= 0 {
+		return 0
+	}
+	b.head += n
+	b.maybeReset()
+	return n
+}
+
+// write stores p at offset off relative to RCV.NXT. Bytes at or beyond
+// limit-readable() are cut off (they lie outside any window the buffer can
+// back); bytes already held are not overwritten (the first copy received
+// wins, as RFC 9293 3.10.7.4 trims the overlapping part of a segment).
+// Offsets below zero are data already received in order: they are trimmed
+// and not counted.
+//
+// advanced is how far RCV.NXT moves: the length of in-order data that
+// became available, including out-of-order data that p made contiguous.
+// stored is how many bytes of p are now held, whether newly or already: it
+// is short of len(p) when p runs past the space, and 0 when p lies wholly
+// outside it or would create an out-of-order range beyond setMaxRanges's
+// bound (the piece is then dropped entirely).
+func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
+	if off < 0 {
+		if -off >= len(p) {
+			return 0, 0
+		}
+		p = p[-off:]
+		off = 0
+	}
+	space := b.lim - b.readable()
+	if off >= space || len(p) == 0 {
+		return 0, 0
+	}
+	end := off + len(p)
+	if end > space {
+		end = space
+		p = p[:end-off]
+	}
+
+	// Find the ranges p touches (overlaps or adjoins): ranges[i:j].
+	rs := b.ranges
+	i := 0
+	for i < len(rs) && rs[i].end < off {
+		i++
+	}
+	j := i
+	for j < len(rs) && rs[j].start <= end {
+		j++
+	}
+	if i == j && off > 0 && len(rs) >= b.maxR() {
+		// A new isolated out-of-order range, and there is no room for it.
+		return 0, 0
+	}
+
+	// Make room for the span from head to the farthest byte to hold.
+	far := end
+	if n := len(rs); n > 0 && rs[n-1].end > far {
+		far = rs[n-1].end
+	}
+	if b.nxt+end > len(b.buf) {
+		liveEnd := 0 // offset just past the held out-of-order data
+		if n := len(rs); n > 0 {
+			liveEnd = rs[n-1].end
+		}
+		r := b.readable()
+		b.buf, b.head = makeRoom(b.buf, b.head, r+liveEnd, r+far, b.lim)
+		b.nxt = b.head + r
+	}
+
+	// Copy the parts of p that fall into gaps between ranges[i:j].
+	base := b.nxt
+	pos := off
+	for k := i; k < j; k++ {
+		if rs[k].start > pos {
+			copy(b.buf[base+pos:base+rs[k].start], p[pos-off:rs[k].start-off])
+			b.ooo += rs[k].start - pos
+		}
+		if rs[k].end > pos {
+			pos = rs[k].end
+		}
+	}
+	if pos < end {
+		copy(b.buf[base+pos:base+end], p[pos-off:])
+		b.ooo += end - pos
+	}
+
+	// Replace ranges[i:j] with their union with [off, end).
+	merged := seqRange{off, end}
+	if i < j {
+		if rs[i].start < merged.start {
+			merged.start = rs[i].start
+		}
+		if rs[j-1].end > merged.end {
+			merged.end = rs[j-1].end
+		}
+	}
+	if b.ranges == nil {
+		b.ranges = make([]seqRange, 0, b.maxR()+1)
+	}
+	switch {
+	case i == j: // insert
+		b.ranges = append(b.ranges, seqRange{})
+		copy(b.ranges[i+1:], b.ranges[i:])
+		b.ranges[i] = merged
+	default: // replace ranges[i:j] with one
+		b.ranges[i] = merged
+		b.ranges = append(b.ranges[:i+1], b.ranges[j:]...)
+	}
+
+	// In-order data: advance RCV.NXT and rebase the remaining ranges.
+	if b.ranges[0].start == 0 {
+		advanced = b.ranges[0].end
+		b.ooo -= advanced
+		b.nxt += advanced
+		n := copy(b.ranges, b.ranges[1:])
+		b.ranges = b.ranges[:n]
+		for k := range b.ranges {
+			b.ranges[k].start -= advanced
+			b.ranges[k].end -= advanced
+		}
+	}
+	return advanced, len(p)
+}
+
+// oooRanges returns the out-of-order ranges, offsets relative to RCV.NXT,
+// ascending, neither overlapping nor adjacent: what the engine reports in
+// SACK blocks (RFC 2018). The slice belongs to the buffer and is valid only
+// until the next call of any of its methods.
+func (b *recvBuffer) oooRanges() []seqRange { return b.ranges }
+
+// oooBytes is the number of out-of-order bytes held.
+func (b *recvBuffer) oooBytes() int { return b.ooo }
+
+// dropOutOfOrder forgets all out-of-order data, as Linux's tcp_prune_ofo_queue
+// does when memory is short. RFC 2018 8 allows a receiver to discard data it
+// has SACKed ("reneging"); the sender must keep it until cumulatively
+// acknowledged.
+func (b *recvBuffer) dropOutOfOrder() {
+	b.ranges = b.ranges[:0]
+	b.ooo = 0
+	b.maybeReset()
+}
+
+// shrink releases the backing array (and the range list) if the buffer holds
+// nothing, so an idle connection holds no buffer memory.
+func (b *recvBuffer) shrink() {
+	if b.readable() == 0 && len(b.ranges) == 0 {
+		b.buf, b.head, b.nxt, b.ranges = nil, 0, 0, nil
+	}
+}
+
+// memory is the size of the backing array held, in bytes.
+func (b *recvBuffer) memory() int { return cap(b.buf) }

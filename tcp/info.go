@@ -1,0 +1,209 @@
+package tcp
+
+import "time"
+
+// Stats counts what a connection dropped or answered specially, and why.
+// Every malformed, hostile or useless input increments one of them.
+type Stats struct {
+	SegmentsToClosed           uint64 // segments that arrived for a CLOSED TCB (answered with RST)
+	BadAckInListen             uint64 // ACKs arriving in LISTEN (answered with RST)
+	BadAck                     uint64 // unacceptable ACKs in SYN_SENT / SYN_RCVD (answered with RST)
+	DroppedNoFlags             uint64 // segments without SYN/RST/ACK where one was required
+	DroppedNoAck               uint64 // segments without ACK in a synchronized state
+	PAWSRejected               uint64 // segments rejected by PAWS (RFC 7323 5)
+	OutOfWindow                uint64 // unacceptable sequence numbers (RFC 9293 3.10.7.4 first check)
+	OutOfWindowAcksRateLimited uint64 // ACKs for out-of-window segments suppressed (tcp_invalid_ratelimit)
+	RSTsOutOfWindow            uint64 // RSTs outside the window (dropped)
+	RSTsInWindow               uint64 // RSTs in the window but not at RCV.NXT (challenge ACK, RFC 5961 3.2)
+	RSTsAccepted               uint64 // RSTs that closed the connection
+	RSTsIgnored                uint64 // RSTs ignored by rule (SYN_SENT without ACK, RFC 1337)
+	SYNInSynchronized          uint64 // SYNs in a synchronized state (challenge ACK, RFC 5961 4.2)
+	SYNRetransmitted           uint64 // retransmitted SYNs in SYN_RCVD (SYN-ACK resent)
+	ChallengeAcks              uint64 // challenge ACKs sent (RFC 5961)
+	ChallengeAcksRateLimited   uint64 // challenge ACKs suppressed by the rate limits (RFC 5961 7)
+	AckUnsentData              uint64 // ACKs for data never sent (RFC 9293 3.10.7.4, RFC 5961 5.2)
+	AckTooOld                  uint64 // ACKs older than SND.UNA - MAX.SND.WND (RFC 5961 5.2)
+	DupAcks                    uint64 // duplicate ACKs (RFC 5681 2)
+	DuplicateData              uint64 // segments whose data had all been received already
+	DataBeyondWindow           uint64 // segments with data beyond the offered window (trimmed)
+	OutOfOrderSegments         uint64 // segments queued out of order
+	OutOfOrderDropped          uint64 // out-of-order data dropped for lack of reassembly room
+	DataAfterFin               uint64 // data after the peer's FIN (ignored)
+	DataAfterClose             uint64 // data for a connection the user has closed (answered with RST)
+	FinRetransmitted           uint64 // retransmitted FINs acknowledged in TIME_WAIT
+	Retransmits                uint64 // retransmission timeouts
+	WindowProbes               uint64 // zero-window probes sent
+	KeepaliveProbes            uint64 // keep-alive probes sent
+	WindowUpdates              uint64 // changes of the peer's window
+	ResetsOnCloseWithUnread    uint64 // RSTs sent because the user closed with unread data
+}
+
+type infoCounters struct {
+	segsIn, segsOut         uint64
+	dataSegsIn, dataSegsOut uint64
+	bytesAcked              uint64
+	bytesReceived           uint64
+	bytesSent               uint64
+	bytesRetrans            uint64
+	totalRetrans            uint64
+	fastRetrans             uint64
+	timeouts                uint64
+}
+
+// Info is a snapshot of the connection, with what Linux's struct tcp_info
+// holds (TCP_INFO). Times are durations; sizes are bytes unless they say
+// segments.
+type Info struct {
+	State        State
+	CAState      string // "open", "recovery" or "loss"
+	Retransmits  int    // consecutive retransmissions of the oldest segment
+	Probes       int    // unanswered zero-window or keep-alive probes
+	Backoff      int    // RTO backoff shift
+	Timestamps   bool   // TCPI_OPT_TIMESTAMPS
+	SACK         bool   // TCPI_OPT_SACK
+	WindowScale  bool   // TCPI_OPT_WSCALE
+	SndWscale    uint8
+	RcvWscale    uint8
+	RTO          time.Duration
+	ATO          time.Duration
+	SndMSS       int
+	RcvMSS       int
+	Unacked      uint32 // segments in flight
+	Lost         uint32
+	Retrans      uint32
+	LastDataSent time.Duration // since the last data was sent
+	LastDataRecv time.Duration
+	LastAckRecv  time.Duration
+	PMTU         int
+	RcvSsthresh  uint32
+	RTT          time.Duration // smoothed RTT
+	RTTVar       time.Duration
+	MinRTT       time.Duration
+	SndSsthresh  uint32 // segments
+	SndCwnd      uint32 // segments
+	AdvMSS       int
+	Reordering   int
+	RcvSpace     int
+	TotalRetrans uint64
+	BytesAcked   uint64
+	BytesRecv    uint64
+	BytesSent    uint64
+	BytesRetrans uint64
+	SegsOut      uint64
+	SegsIn       uint64
+	DataSegsOut  uint64
+	DataSegsIn   uint64
+	NotSentBytes int
+	SndWnd       uint32 // the peer's window
+	RcvWnd       uint32 // the window we offer
+	SndUna       uint32 // sequence variables, for tools
+	SndNxt       uint32
+	RcvNxt       uint32
+	RecvQ        int // bytes waiting for the reader (ss Recv-Q)
+	SendQ        int // bytes not yet acknowledged (ss Send-Q)
+	FastRetrans  uint64
+	Timeouts     uint64
+}
+
+// Info returns a snapshot of the connection (getsockopt TCP_INFO).
+func (t *TCB) Info() Info {
+	ca := "open"
+	if t.inRecovery {
+		ca = "recovery"
+	} else if t.retrans > 0 && t.state.synchronized() {
+		ca = "loss"
+	}
+	rcvWnd := uint32(0)
+	if seqGT(t.rcvAdv, t.rcvNxt) {
+		rcvWnd = t.rcvAdv - t.rcvNxt
+	}
+	mss := t.mss
+	if mss == 0 {
+		mss = int(t.advMSS)
+	}
+	return Info{
+		State:        t.state,
+		CAState:      ca,
+		Retransmits:  t.retrans,
+		Probes:       t.probesOut,
+		Backoff:      t.backoff,
+		Timestamps:   t.tsOK,
+		SACK:         t.sackOK,
+		WindowScale:  t.wsOK,
+		SndWscale:    t.sndWscale,
+		RcvWscale:    t.rcvWscale,
+		RTO:          t.rtoBackedOff(),
+		ATO:          t.cfg.DelAckMin,
+		SndMSS:       mss,
+		RcvMSS:       t.rcvMSS,
+		Unacked:      t.packetsInFlightSafe(),
+		Retrans:      uint32(t.retrans),
+		LastDataSent: t.now - t.lastSend,
+		LastDataRecv: t.now - t.lastRecv,
+		LastAckRecv:  t.now - t.lastRecv,
+		PMTU:         int(t.pathMSS) + 40,
+		RcvSsthresh:  t.rcvSsthresh,
+		RTT:          t.rtt.srtt(),
+		RTTVar:       t.rtt.rttvar(),
+		MinRTT:       t.rtt.minRTT(),
+		SndSsthresh:  t.ccs.Ssthresh,
+		SndCwnd:      t.ccs.Cwnd,
+		AdvMSS:       int(t.advMSS),
+		Reordering:   3,
+		RcvSpace:     t.rcvBuf.limit(),
+		TotalRetrans: t.info.totalRetrans,
+		BytesAcked:   t.info.bytesAcked,
+		BytesRecv:    t.info.bytesReceived,
+		BytesSent:    t.info.bytesSent,
+		BytesRetrans: t.info.bytesRetrans,
+		SegsOut:      t.info.segsOut,
+		SegsIn:       t.info.segsIn,
+		DataSegsOut:  t.info.dataSegsOut,
+		DataSegsIn:   t.info.dataSegsIn,
+		NotSentBytes: t.Unsent(),
+		SndWnd:       t.sndWnd,
+		RcvWnd:       rcvWnd,
+		SndUna:       t.sndUna,
+		SndNxt:       t.sndNxt,
+		RcvNxt:       t.rcvNxt,
+		RecvQ:        t.rcvBuf.readable(),
+		SendQ:        t.sndBuf.Len(),
+		FastRetrans:  t.info.fastRetrans,
+		Timeouts:     t.info.timeouts,
+	}
+}
+
+func (t *TCB) packetsInFlightSafe() uint32 {
+	if t.mss == 0 {
+		if t.sndNxt != t.sndUna {
+			return 1
+		}
+		return 0
+	}
+	return t.packetsInFlight()
+}
+
+// ChallengeLimiter is a budget of challenge ACKs per second shared by many
+// connections (tcp_challenge_ack_limit, RFC 5961 7). It is not safe for
+// concurrent use: share it only among TCBs driven by one goroutine at a time
+// (the stack serialises its engine calls).
+type ChallengeLimiter struct {
+	// PerSecond is the budget; 0 means unlimited.
+	PerSecond int
+	window    Time
+	used      int
+}
+
+func (l *ChallengeLimiter) allow(now Time) bool {
+	if l.PerSecond <= 0 {
+		return true
+	}
+	if now-l.window >= time.Second || now < l.window {
+		l.window, l.used = now, 0
+	}
+	if l.used >= l.PerSecond {
+		return false
+	}
+	l.used++
+	return true
+}

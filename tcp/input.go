@@ -1,0 +1,896 @@
+package tcp
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/synfin/synfin/tcp/cc"
+	"github.com/synfin/synfin/wire"
+)
+
+// pawsIdleLimit is RFC 7323 5.5's 24 days: TS.Recent older than this is
+// invalid and no longer used to reject segments.
+const pawsIdleLimit = 24 * 24 * time.Hour
+
+// Input processes one arriving segment (SEGMENT ARRIVES, RFC 9293 3.10.7).
+// The caller has already checked the checksum and matched the 4-tuple.
+func (t *TCB) Input(now Time, seg *Segment) {
+	t.now = now
+	t.info.segsIn++
+	switch t.state {
+	case Closed:
+		t.inputClosed(seg)
+	case Listen:
+		t.inputListen(seg)
+	case SynSent:
+		t.inputSynSent(seg)
+	default:
+		t.lastRecv = now
+		t.inputSynchronized(seg)
+	}
+}
+
+// ResetFor returns the RST that answers seg when no connection exists
+// (RFC 9293 3.10.7.1, MUST-?): nothing for an RST; <SEQ=SEG.ACK><CTL=RST>
+// when seg has ACK; otherwise <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+func ResetFor(seg *Segment) (Segment, bool) {
+	if seg.Flags&wire.FlagRST != 0 {
+		return Segment{}, false
+	}
+	if seg.Flags&wire.FlagACK != 0 {
+		return Segment{Seq: seg.Ack, Flags: wire.FlagRST}, true
+	}
+	return Segment{Ack: seg.Seq + seg.Len(), Flags: wire.FlagRST | wire.FlagACK}, true
+}
+
+// inputClosed: RFC 9293 3.10.7.1. All data is discarded; anything but an RST
+// is answered with an RST.
+func (t *TCB) inputClosed(seg *Segment) {
+	t.stats.SegmentsToClosed++
+	if rst, ok := ResetFor(seg); ok {
+		t.seg = rst
+		t.out.Segment(&t.seg)
+	}
+}
+
+// inputListen: RFC 9293 3.10.7.2.
+func (t *TCB) inputListen(seg *Segment) {
+	switch {
+	case seg.Flags&wire.FlagRST != 0:
+		// First check: an RST is ignored.
+		return
+	case seg.Flags&wire.FlagACK != 0:
+		// Second check: an ACK in LISTEN is bad: <SEQ=SEG.ACK><CTL=RST>.
+		t.stats.BadAckInListen++
+		t.inputClosed(seg)
+		return
+	case seg.Flags&wire.FlagSYN == 0:
+		t.stats.DroppedNoFlags++
+		return
+	}
+	// Third check: a SYN. Like Linux, data carried on the SYN is not
+	// accepted (it is not acknowledged and the peer resends it).
+	t.irs = seg.Seq
+	t.rcvNxt = seg.Seq + 1
+	t.negotiate(seg, true)
+	t.sndWnd = uint32(seg.Window) // never scaled in a SYN (RFC 7323 2.2)
+	t.maxSndWnd = t.sndWnd
+	t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
+	mss := int(t.advMSS)
+	if t.tsOK {
+		mss -= 12
+	}
+	t.rcvSsthresh = t.initialRcvWnd(mss)
+	t.setState(SynReceived, CauseSynReceived)
+	t.sendSYN(true)
+}
+
+// negotiate records the options of the peer's SYN (RFC 9293 3.7.1, RFC 7323,
+// RFC 2018): an option is in use only if both ends offered it.
+func (t *TCB) negotiate(seg *Segment, passive bool) {
+	o := &seg.Options
+	t.peerMSS = uint16(t.cfg.DefaultMSS)
+	if o.HasMSS {
+		t.peerMSS = o.MSS
+	}
+	t.wsOK = t.cfg.WindowScaling && o.HasWScale
+	if t.wsOK {
+		t.sndWscale = o.WScale
+		if t.sndWscale > 14 {
+			t.sndWscale = 14 // RFC 7323 2.3
+		}
+	} else {
+		t.sndWscale, t.rcvWscale = 0, 0
+	}
+	t.tsOK = t.cfg.Timestamps && o.HasTimestamps
+	if t.tsOK {
+		t.tsRecent, t.tsRecentT = o.TSVal, t.now
+	}
+	t.sackOK = t.cfg.SACK && o.SACKPermitted
+	t.setMSS()
+	t.rcvMSS = int(t.advMSS)
+	if t.rcvMSS > 536 {
+		t.rcvMSS = 536
+	}
+}
+
+// setMSS computes the effective send MSS: the smaller of the peer's MSS and
+// our path MSS, less the timestamp option, never below tcp_min_snd_mss
+// (RFC 9293 3.7.1, MUST-16; RFC 6691).
+func (t *TCB) setMSS() {
+	m := int(t.peerMSS)
+	if int(t.pathMSS) < m {
+		m = int(t.pathMSS)
+	}
+	if m < t.cfg.MinSndMSS {
+		m = t.cfg.MinSndMSS
+	}
+	if t.tsOK {
+		m -= 12
+	}
+	t.mss = m
+	t.ccs.MSS = uint32(m)
+}
+
+// SetPathMSS lowers (or raises) the path MSS, for path MTU discovery (the
+// stack calls it on ICMP fragmentation needed / packet too big, RFC 1191,
+// RFC 8201).
+func (t *TCB) SetPathMSS(now Time, mss uint16) {
+	t.now = now
+	if mss == 0 {
+		return
+	}
+	t.pathMSS = mss
+	if t.state.synchronized() || t.state == SynReceived {
+		t.setMSS()
+		t.output()
+	}
+}
+
+// inputSynSent: RFC 9293 3.10.7.3.
+func (t *TCB) inputSynSent(seg *Segment) {
+	f := seg.Flags
+	// First check: the ACK.
+	if f&wire.FlagACK != 0 {
+		if seqLEQ(seg.Ack, t.iss) || seqGT(seg.Ack, t.sndNxt) {
+			// Not for our SYN: <SEQ=SEG.ACK><CTL=RST> unless it is an RST.
+			t.stats.BadAck++
+			if f&wire.FlagRST == 0 {
+				t.inputClosed(seg)
+			}
+			return
+		}
+	}
+	// Second check: RST.
+	if f&wire.FlagRST != 0 {
+		if f&wire.FlagACK != 0 {
+			t.fail(syscall.ECONNREFUSED, CauseResetInSynSent)
+		} else {
+			t.stats.RSTsIgnored++
+		}
+		return
+	}
+	// Fourth check: SYN.
+	if f&wire.FlagSYN == 0 {
+		t.stats.DroppedNoFlags++
+		return
+	}
+	t.irs = seg.Seq
+	t.rcvNxt = seg.Seq + 1
+	t.negotiate(seg, false)
+	if f&wire.FlagACK != 0 {
+		t.sndUna = seg.Ack
+		t.ackedSYN()
+		// The window in a SYN-ACK is never scaled (RFC 7323 2.2).
+		t.sndWnd = uint32(seg.Window)
+		t.maxSndWnd = t.sndWnd
+		t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
+		t.setState(Established, CauseSynAckReceived)
+		t.quickAcks = t.cfg.QuickAcks
+		if len(seg.Payload) > 0 {
+			t.acceptData(seg.Seq+1, seg.Payload)
+		}
+		if f&wire.FlagFIN != 0 && len(seg.Payload) == 0 {
+			t.receiveFin(seg.Seq + 1)
+		}
+		t.sendAck()
+		t.output()
+		t.raise(EventWritable)
+		t.armKeepalive()
+		return
+	}
+	// Simultaneous open: a bare SYN. Answer with SYN-ACK carrying our original
+	// ISN and wait in SYN_RCVD.
+	t.sndWnd = uint32(seg.Window)
+	t.maxSndWnd = t.sndWnd
+	t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
+	t.setState(SynReceived, CauseSimultaneousOpen)
+	// The SYN-ACK is our SYN retransmitted with ACK: restart its timer.
+	t.rtxTimer.stop()
+	t.sendSYN(true)
+}
+
+// ackedSYN is called when our SYN is acknowledged: RTT sample, timers, cwnd.
+func (t *TCB) ackedSYN() {
+	if t.rttTiming && t.retrans == 0 {
+		t.rtt.sample(t.now - t.rttStart)
+	}
+	t.rttTiming = false
+	if t.retrans > 0 {
+		// RFC 6298 5.7: a retransmitted SYN leaves the RTO at its initial
+		// value, and Linux (RFC 5681 3.1) starts with cwnd 1... Linux keeps
+		// initcwnd but resets RTO; keep the estimator as it is.
+		t.ccs.Cwnd = 1
+	}
+	t.rtxTimer.stop()
+	t.backoff = 0
+	t.retrans = 0
+	t.sndBufSeq = t.iss + 1
+	t.info.bytesAcked = 0
+}
+
+// inputSynchronized handles SYN_RCVD and every later state: RFC 9293
+// 3.10.7.4, its eight checks in order.
+func (t *TCB) inputSynchronized(seg *Segment) {
+	f := seg.Flags
+	segLen := seg.Len()
+
+	if t.state == TimeWait {
+		t.inputTimeWait(seg)
+		return
+	}
+
+	// SYN_RCVD: the peer's SYN again (our SYN-ACK was lost) is answered with
+	// the SYN-ACK again; in a simultaneous open, the peer's SYN-ACK
+	// acknowledging our SYN completes the handshake (Linux accepts it before
+	// the sequence check, since it starts one before RCV.NXT).
+	if t.state == SynReceived && f&wire.FlagSYN != 0 && f&wire.FlagRST == 0 && seg.Seq == t.irs {
+		if f&wire.FlagACK == 0 {
+			t.stats.SYNRetransmitted++
+			t.sendSYN(true)
+			return
+		}
+		if !t.passive && seqGT(seg.Ack, t.iss) && seqLEQ(seg.Ack, t.sndNxt) {
+			seg2 := *seg
+			seg2.Flags &^= wire.FlagSYN
+			seg2.Seq++
+			t.inputSynchronized(&seg2)
+			return
+		}
+	}
+
+	// RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent is
+	// a duplicate from an earlier incarnation or wrap; ACK it and drop it.
+	if t.tsOK && seg.Options.HasTimestamps && f&wire.FlagRST == 0 && t.pawsReject(seg) {
+		t.stats.PAWSRejected++
+		t.dupAck(seg)
+		return
+	}
+
+	// First check: sequence number acceptability (the four cases of RFC 9293
+	// 3.10.7.4). A zero window still accepts a segment at RCV.NXT so that its
+	// ACK, URG and RST are processed; its data is dropped later.
+	rcvWnd := uint32(0)
+	if seqGT(t.rcvAdv, t.rcvNxt) {
+		rcvWnd = t.rcvAdv - t.rcvNxt
+	}
+	if !t.acceptable(seg.Seq, segLen, rcvWnd) {
+		if f&wire.FlagRST == 0 {
+			if f&wire.FlagSYN != 0 && t.state != SynReceived {
+				// RFC 5961 4.2: a SYN in a synchronized state, whatever its
+				// sequence number, gets a challenge ACK.
+				t.stats.SYNInSynchronized++
+				t.sendChallengeAck()
+				return
+			}
+			t.stats.OutOfWindow++
+			t.dupAck(seg)
+		} else {
+			t.stats.RSTsOutOfWindow++
+		}
+		return
+	}
+
+	// Second check: RST (RFC 9293 3.10.7.4 with RFC 5961 3.2).
+	if f&wire.FlagRST != 0 {
+		t.inputRST(seg)
+		return
+	}
+
+	// Third check: security (not implemented; RFC 9293 MAY-... N/A).
+
+	// Fourth check: SYN in a synchronized state (RFC 5961 4.2: challenge
+	// ACK).
+	if f&wire.FlagSYN != 0 {
+		t.stats.SYNInSynchronized++
+		t.sendChallengeAck()
+		return
+	}
+
+	// Fifth check: ACK.
+	if f&wire.FlagACK == 0 {
+		t.stats.DroppedNoAck++
+		return
+	}
+	if !t.processAck(seg) {
+		return
+	}
+	if t.state == Closed {
+		return
+	}
+
+	// RFC 7323 4.3: remember the peer's timestamp when this segment covers
+	// the last ACK we sent.
+	if t.tsOK && seg.Options.HasTimestamps && seqLEQ(seg.Seq, t.lastAckSent) {
+		if seqGEQ(seg.Options.TSVal, t.tsRecent) || t.now-t.tsRecentT > pawsIdleLimit {
+			t.tsRecent, t.tsRecentT = seg.Options.TSVal, t.now
+		}
+	}
+
+	// Sixth check: URG.
+	if f&wire.FlagURG != 0 {
+		switch t.state {
+		case Established, FinWait1, FinWait2:
+			up := seg.Seq + uint32(seg.Urgent)
+			if t.cfg.Stdurg {
+				up++
+			}
+			if !t.rcvUrg || seqGT(up, t.rcvUp) {
+				t.rcvUp, t.rcvUrg = up, true
+			}
+		}
+	}
+
+	// Seventh check: segment text.
+	if len(seg.Payload) > 0 {
+		switch t.state {
+		case Established, FinWait1, FinWait2:
+			if t.orphan || (t.readShut && (t.state == FinWait1 || t.state == FinWait2)) {
+				end := seg.Seq + uint32(len(seg.Payload))
+				if seqGT(end, t.rcvNxt) {
+					// Linux: new data for a socket that can never read it is
+					// answered with RST and the connection is dropped.
+					t.stats.DataAfterClose++
+					t.emit(wire.FlagRST|wire.FlagACK, t.sndNxtForReset(), nil, false)
+					t.fail(syscall.ECONNRESET, CauseAbort)
+					return
+				}
+			}
+			t.acceptData(seg.Seq, seg.Payload)
+		default:
+			// CLOSE_WAIT, CLOSING, LAST_ACK: the peer already sent its FIN;
+			// the text is ignored (RFC 9293 3.10.7.4 seventh check).
+			t.stats.DataAfterFin++
+		}
+	}
+
+	// Eighth check: FIN.
+	if f&wire.FlagFIN != 0 {
+		t.receiveFin(seg.Seq + uint32(len(seg.Payload)))
+	}
+
+	t.output()
+	t.ackIfNeeded()
+}
+
+// acceptable is RFC 9293 3.10.7.4's acceptability test, widened as Linux's
+// tcp_sequence is: a segment is acceptable if any part of it lies within
+// [RCV.NXT, RCV.NXT+RCV.WND], or it is empty and starts at RCV.NXT.
+func (t *TCB) acceptable(seq, segLen, rcvWnd uint32) bool {
+	if segLen == 0 {
+		if rcvWnd == 0 {
+			return seq == t.rcvNxt
+		}
+		return seqInWindow(seq, t.rcvNxt, rcvWnd) || seq == t.rcvNxt+rcvWnd
+	}
+	if rcvWnd == 0 {
+		// Only a segment starting at RCV.NXT is acceptable; its data will
+		// be dropped, its control processed.
+		return seq == t.rcvNxt
+	}
+	end := seq + segLen - 1
+	return seqInWindow(seq, t.rcvNxt, rcvWnd) || seqInWindow(end, t.rcvNxt, rcvWnd) ||
+		(seqLT(seq, t.rcvNxt) && seqGT(end, t.rcvNxt+rcvWnd))
+}
+
+func (t *TCB) pawsReject(seg *Segment) bool {
+	if t.now-t.tsRecentT > pawsIdleLimit {
+		// RFC 7323 5.5: TS.Recent is stale; accept and resynchronise.
+		return false
+	}
+	return seqLT(seg.Options.TSVal, t.tsRecent)
+}
+
+// dupAck answers an unacceptable segment with an ACK (RFC 9293 3.10.7.4:
+// "<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"). Pure ACKs are rate-limited
+// (tcp_invalid_ratelimit, RFC 5961 7); data is always answered, since it may
+// be a retransmission whose ACK was lost.
+func (t *TCB) dupAck(seg *Segment) {
+	if len(seg.Payload) == 0 && seg.Flags&(wire.FlagSYN|wire.FlagFIN) == 0 {
+		if t.oowRateLimited() {
+			t.stats.OutOfWindowAcksRateLimited++
+			return
+		}
+	}
+	if t.state == SynReceived {
+		// No connection yet to acknowledge; Linux resends the SYN-ACK only
+		// for the SYN itself and otherwise stays silent.
+		return
+	}
+	t.sendAck()
+}
+
+// inputRST: RFC 9293 3.10.7.4 second check with RFC 5961 3.2: an RST is
+// acted on only if it is exactly at RCV.NXT; an RST elsewhere in the window
+// gets a challenge ACK.
+func (t *TCB) inputRST(seg *Segment) {
+	if seg.Seq != t.rcvNxt {
+		t.stats.RSTsInWindow++
+		t.sendChallengeAck()
+		return
+	}
+	t.stats.RSTsAccepted++
+	switch t.state {
+	case SynReceived:
+		if t.passive {
+			// A passive open returns to LISTEN (the stack discards this TCB;
+			// the listener itself is unaffected).
+			t.stopAllTimers()
+			t.setState(Listen, CauseResetInSynRcvd)
+			t.dead = true
+			return
+		}
+		t.fail(syscall.ECONNREFUSED, CauseResetReceived)
+	case Established, FinWait1, FinWait2, CloseWait:
+		t.fail(syscall.ECONNRESET, CauseResetReceived)
+	case Closing, LastAck:
+		t.dead = true
+		t.setState(Closed, CauseResetReceived)
+	}
+}
+
+// processAck is the fifth check. It returns false when the segment is to be
+// dropped.
+func (t *TCB) processAck(seg *Segment) bool {
+	ack := seg.Ack
+	if t.state == SynReceived {
+		// RFC 9293 3.10.7.4 fifth check in SYN_RCVD.
+		if !(seqLT(t.sndUna, ack) && seqLEQ(ack, t.sndNxt)) {
+			t.stats.BadAck++
+			if rst, ok := ResetFor(seg); ok {
+				t.seg = rst
+				t.out.Segment(&t.seg)
+			}
+			return false
+		}
+		t.sndUna = ack
+		t.ackedSYN()
+		t.sndWnd = uint32(seg.Window) << t.sndWscale
+		t.maxSndWnd = t.sndWnd
+		t.sndWl1, t.sndWl2 = seg.Seq, ack
+		t.quickAcks = t.cfg.QuickAcks
+		t.setState(Established, CauseHandshakeAck)
+		t.out.Event(Event{Kind: EventAccepted})
+		t.raise(EventWritable)
+		t.armKeepalive()
+		if t.finQueued {
+			// CLOSE in SYN_RCVD queued a FIN (RFC 9293 3.10.4).
+			t.setState(FinWait1, CauseClose)
+		}
+	}
+
+	// RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+	if seqGT(ack, t.sndMax) {
+		// It acknowledges something not yet sent: ACK and drop.
+		t.stats.AckUnsentData++
+		t.sendChallengeAck()
+		return false
+	}
+	if seqLT(ack, t.sndUna-t.maxSndWnd) {
+		t.stats.AckTooOld++
+		t.sendChallengeAck()
+		return false
+	}
+
+	if seqGT(ack, t.sndNxt) {
+		// After an RTO rewound SND.NXT, an ACK can cover data sent before.
+		t.sndNxt = ack
+	}
+
+	prevUna := t.sndUna
+	newData := seqGT(ack, t.sndUna)
+	if newData {
+		t.ackNewData(seg)
+	}
+	t.updateWindow(seg)
+	if !newData {
+		t.maybeDupAck(seg, prevUna)
+	}
+
+	// Our FIN acknowledged?
+	finAcked := t.finSent && seqGT(t.sndUna, t.finSeq)
+	switch t.state {
+	case FinWait1:
+		if finAcked {
+			if seg.Flags&wire.FlagFIN != 0 && t.finInOrder(seg) {
+				// FIN+ACK of our FIN: straight to TIME_WAIT (the eighth check
+				// does it; FIN_WAIT_2 is skipped).
+				return true
+			}
+			t.setState(FinWait2, CauseFinAcked)
+			if t.orphan {
+				t.startFinWait2Timer()
+			}
+		}
+	case Closing:
+		if finAcked {
+			t.setState(TimeWait, CauseClosingAcked)
+			return false
+		}
+	case LastAck:
+		if finAcked {
+			t.dead = true
+			t.setState(Closed, CauseLastAckAcked)
+			return false
+		}
+	}
+	return true
+}
+
+// finInOrder reports whether seg's FIN will be accepted now (all data before
+// it has arrived).
+func (t *TCB) finInOrder(seg *Segment) bool {
+	return seqLEQ(seg.Seq, t.rcvNxt) && seqGEQ(seg.Seq+uint32(len(seg.Payload)), t.rcvNxt)
+}
+
+// ackNewData handles SND.UNA < SEG.ACK <= SND.NXT (RFC 9293 3.10.7.4,
+// RFC 6298 5.2-5.3, RFC 5681).
+func (t *TCB) ackNewData(seg *Segment) {
+	ack := seg.Ack
+	acked := ack - t.sndUna
+	// Remove acknowledged data from the send buffer.
+	dataAcked := int(ack - t.sndBufSeq)
+	if t.finSent && seqGT(ack, t.finSeq) {
+		dataAcked--
+	}
+	if dataAcked > 0 {
+		if dataAcked > t.sndBuf.Len() {
+			dataAcked = t.sndBuf.Len()
+		}
+		t.sndBuf.consume(dataAcked)
+		t.sndBufSeq += uint32(dataAcked)
+		t.info.bytesAcked += uint64(dataAcked)
+	}
+	ackedSegs := (acked + uint32(t.mss) - 1) / uint32(t.mss)
+	t.sndUna = ack
+	if t.sndUrg && seqGEQ(t.sndUna, t.sndUp) {
+		t.sndUrg = false
+	}
+
+	// RTT: timestamps (RFC 7323 4.1) or the one timed segment (Karn).
+	rtt := time.Duration(-1)
+	if t.tsOK && seg.Options.HasTimestamps && seg.Options.TSEcr != 0 {
+		d := int32(t.tsNow() - seg.Options.TSEcr)
+		if d >= 0 {
+			rtt = time.Duration(d) * time.Millisecond
+			if rtt == 0 {
+				rtt = 500 * time.Microsecond
+			}
+		}
+	} else if t.rttTiming && seqGT(ack, t.rttSeq) {
+		if t.retrans == 0 {
+			rtt = t.now - t.rttStart
+		}
+		t.rttTiming = false
+	}
+	if rtt >= 0 {
+		t.rtt.sample(rtt)
+	}
+	t.backoff = 0
+	t.retrans = 0
+	t.probesOut = 0
+
+	// Congestion control (RFC 5681 3.1, RFC 6582).
+	t.ccs.Now = t.now
+	t.ccs.SRTT = t.rtt.srtt()
+	t.ccs.MinRTT = t.rtt.minRTT()
+	t.ccs.InFlight = t.packetsInFlight()
+	t.cc.PktsAcked(&t.ccs, ackedSegs, rtt)
+	if t.inRecovery {
+		if seqGEQ(ack, t.recover) {
+			// Full acknowledgment: deflate and leave recovery (RFC 6582 3.2 step 3).
+			fl := t.packetsInFlight() + 1
+			if fl < t.ccs.Ssthresh {
+				t.ccs.Cwnd = fl
+			} else {
+				t.ccs.Cwnd = t.ccs.Ssthresh
+			}
+			t.inRecovery = false
+			t.dupAcks = 0
+			t.cc.OnEvent(&t.ccs, cc.EventRecoveryEnd)
+		} else {
+			// Partial acknowledgment: retransmit the next hole, deflate by the
+			// amount acked, add back one segment (RFC 6582 3.2 step 4).
+			if t.ccs.Cwnd > ackedSegs {
+				t.ccs.Cwnd -= ackedSegs
+			} else {
+				t.ccs.Cwnd = 1
+			}
+			t.ccs.Cwnd++
+			t.retransmitHead()
+		}
+	} else {
+		t.dupAcks = 0
+		t.cc.CongAvoid(&t.ccs, ackedSegs)
+	}
+	t.ccs.CwndLimited = false
+
+	// RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart.
+	if t.sndUna == t.sndMax {
+		t.rtxTimer.stop()
+		t.persist = false
+	} else {
+		t.rtxTimer.set(t.now + t.rtoBackedOff())
+		t.persist = false
+	}
+	if seqLT(t.sndNxt, t.sndUna) {
+		t.sndNxt = t.sndUna
+	}
+	if t.sndBuf.Free() > 0 {
+		t.raise(EventWritable)
+	}
+}
+
+// updateWindow: RFC 9293 3.10.7.4 fifth check, window update rule, with
+// Linux's tcp_may_update_window refinement.
+func (t *TCB) updateWindow(seg *Segment) {
+	wnd := uint32(seg.Window) << t.sndWscale
+	if seqLT(t.sndWl1, seg.Seq) || (t.sndWl1 == seg.Seq && seqLEQ(t.sndWl2, seg.Ack)) || seqGT(seg.Ack, t.sndWl2) {
+		if wnd != t.sndWnd {
+			t.stats.WindowUpdates++
+		}
+		t.sndWnd = wnd
+		t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
+		if wnd > t.maxSndWnd {
+			t.maxSndWnd = wnd
+		}
+	}
+}
+
+// maybeDupAck counts duplicate ACKs and enters fast retransmit / fast
+// recovery on the third (RFC 5681 3.2, RFC 6582).
+func (t *TCB) maybeDupAck(seg *Segment, prevUna uint32) {
+	if len(seg.Payload) != 0 || seg.Flags&(wire.FlagSYN|wire.FlagFIN) != 0 || t.sndUna == t.sndMax || seg.Ack != prevUna {
+		return
+	}
+	if uint32(seg.Window)<<t.sndWscale != t.sndWnd {
+		return
+	}
+	t.dupAcks++
+	t.stats.DupAcks++
+	if t.inRecovery {
+		// Inflate for each segment that has left the network (RFC 6582 3.2 step 5).
+		t.ccs.Cwnd++
+		return
+	}
+	if t.dupAcks == 3 && seqGT(t.sndUna, t.recover-1) || t.dupAcks == 3 && t.recover == 0 {
+		t.ccs.Now = t.now
+		t.ccs.InFlight = t.packetsInFlight()
+		t.priorCwnd = t.ccs.Cwnd
+		t.ccs.Ssthresh = t.cc.SSThresh(&t.ccs)
+		t.cc.OnEvent(&t.ccs, cc.EventRecoveryStart)
+		t.recover = t.sndMax
+		t.inRecovery = true
+		t.info.fastRetrans++
+		t.retransmitHead()
+		t.ccs.Cwnd = t.ccs.Ssthresh + 3
+	}
+}
+
+// acceptData stores in-window data starting at seq and advances RCV.NXT
+// (RFC 9293 3.10.7.4 seventh check), out of order data included (RFC 9293
+// SHLD-? reassembly).
+func (t *TCB) acceptData(seq uint32, p []byte) {
+	// Trim what was already received.
+	if seqLT(seq, t.rcvNxt) {
+		skip := t.rcvNxt - seq
+		if skip >= uint32(len(p)) {
+			t.stats.DuplicateData++
+			t.ackPending = true
+			t.quickAck()
+			return
+		}
+		p = p[skip:]
+		seq = t.rcvNxt
+	}
+	// Trim what lies beyond the window we offered.
+	wnd := uint32(0)
+	if seqGT(t.rcvAdv, t.rcvNxt) {
+		wnd = t.rcvAdv - t.rcvNxt
+	}
+	off := seq - t.rcvNxt
+	if off >= wnd {
+		t.stats.DataBeyondWindow++
+		t.ackPending = true
+		t.quickAck()
+		return
+	}
+	if uint32(len(p)) > wnd-off {
+		t.stats.DataBeyondWindow++
+		p = p[:wnd-off]
+	}
+	if t.rcvFin {
+		return
+	}
+	if len(p) > t.rcvMSS && len(p) <= int(t.advMSS) {
+		t.rcvMSS = len(p)
+	}
+	advanced, stored := t.rcvBuf.write(int(off), p)
+	t.info.dataSegsIn++
+	if stored < len(p) {
+		t.stats.OutOfOrderDropped++
+	}
+	if off > 0 {
+		// Out of order: ACK at once so the sender learns of the gap (RFC 5681
+		// 4.2, RFC 9293 SHLD-?).
+		t.stats.OutOfOrderSegments++
+		t.lastOOO, t.lastOOOValid = seq, true
+		t.ackPending = true
+		t.quickAck()
+		return
+	}
+	hadGap := t.rcvBuf.oooBytes() > 0 || advanced > len(p)
+	t.rcvNxt += uint32(advanced)
+	t.info.bytesReceived += uint64(advanced)
+	if t.peerFin && t.rcvNxt == t.peerFinSeq {
+		t.peerFin = false
+		t.receiveFin(t.peerFinSeq)
+	}
+	t.growRcvSsthresh(len(p))
+	t.ackPending = true
+	if hadGap {
+		// Filling a hole: ACK immediately (RFC 5681 4.2).
+		t.quickAck()
+	} else if len(p) >= t.rcvMSS {
+		t.segsUnAck++
+	}
+	if advanced > 0 {
+		t.raise(EventReadable)
+	}
+}
+
+// growRcvSsthresh lets the offered window grow as data arrives, two segments
+// at a time, up to what the buffer can hold (Linux's tcp_grow_window).
+func (t *TCB) growRcvSsthresh(n int) {
+	limit := uint32(winFromSpace(t.rcvBuf.limit(), t.cfg.AdvWinScale))
+	if t.rcvSsthresh < limit {
+		t.rcvSsthresh += uint32(2 * t.rcvMSS)
+		if t.rcvSsthresh > limit {
+			t.rcvSsthresh = limit
+		}
+	}
+}
+
+func (t *TCB) quickAck() { t.segsUnAck = 1 << 20 }
+
+// receiveFin processes a FIN at sequence number seq (RFC 9293 3.10.7.4
+// eighth check). A FIN beyond RCV.NXT waits for the missing data.
+func (t *TCB) receiveFin(seq uint32) {
+	switch t.state {
+	case Closed, Listen, SynSent:
+		return
+	}
+	if t.rcvFin {
+		// A retransmitted FIN: ACK it again.
+		t.ackPending = true
+		t.quickAck()
+		return
+	}
+	if seq != t.rcvNxt {
+		if seqGT(seq, t.rcvNxt) {
+			t.peerFin, t.peerFinSeq = true, seq
+		}
+		t.ackPending = true
+		t.quickAck()
+		return
+	}
+	t.rcvFin = true
+	t.rcvNxt++
+	t.ackPending = true
+	t.quickAck()
+	switch t.state {
+	case SynReceived, Established:
+		t.setState(CloseWait, CauseFinReceived)
+	case FinWait1:
+		if t.finSent && seqGT(t.sndUna, t.finSeq) {
+			t.setState(TimeWait, CauseFinAckReceived)
+		} else {
+			t.setState(Closing, CauseFinReceived)
+		}
+	case FinWait2:
+		t.setState(TimeWait, CauseFinReceived)
+	}
+	t.raise(EventReadable)
+}
+
+// ackIfNeeded sends the owed ACK now or arms the delayed-ACK timer, like
+// Linux: immediately in quick-ACK mode, for every second full-sized segment,
+// and for out-of-order data or a FIN; otherwise after the delayed-ACK timeout
+// (RFC 9293 3.8.6.3, SHLD-18/19, RFC 5681 4.2).
+func (t *TCB) ackIfNeeded() {
+	if !t.ackPending {
+		return
+	}
+	if t.state == Closed || t.state == Listen || t.state == SynSent {
+		t.ackPending = false
+		return
+	}
+	if t.segsUnAck >= 2 || t.quickAcks > 0 {
+		t.sendAck()
+		return
+	}
+	if !t.delAck.on {
+		t.delAck.set(t.now + t.cfg.DelAckMin)
+	}
+}
+
+// inputTimeWait: a retransmitted FIN is acknowledged again and restarts the
+// 2MSL timer (RFC 9293 3.10.7.4); an acceptable RST ends TIME_WAIT unless
+// tcp_rfc1337 is set (RFC 1337); anything else is acknowledged.
+func (t *TCB) inputTimeWait(seg *Segment) {
+	f := seg.Flags
+	if t.tsOK && seg.Options.HasTimestamps && f&wire.FlagRST == 0 && t.pawsReject(seg) {
+		t.stats.PAWSRejected++
+		t.sendAck()
+		return
+	}
+	if f&wire.FlagRST != 0 {
+		if t.cfg.RFC1337 {
+			t.stats.RSTsIgnored++
+			return
+		}
+		if seqInWindow(seg.Seq, t.rcvNxt, 1<<16) || seg.Seq == t.rcvNxt {
+			t.setState(Closed, CauseResetReceived)
+			return
+		}
+		t.stats.RSTsOutOfWindow++
+		return
+	}
+	if f&wire.FlagSYN != 0 {
+		// A new SYN may reuse the 4-tuple; the stack decides with
+		// TimeWaitAcceptsSYN before handing it here. Otherwise: ACK.
+		t.stats.SYNInSynchronized++
+		t.sendChallengeAck()
+		return
+	}
+	if f&wire.FlagFIN != 0 && seg.Seq+uint32(len(seg.Payload))+1 == t.rcvNxt {
+		t.stats.FinRetransmitted++
+		t.closeTimer.set(t.now + t.cfg.TimeWaitLen)
+		t.sendAck()
+		return
+	}
+	if f&wire.FlagACK != 0 && len(seg.Payload) == 0 && f&wire.FlagFIN == 0 {
+		// A duplicate ACK from the peer: nothing to do.
+		return
+	}
+	t.stats.OutOfWindow++
+	t.dupAck(seg)
+}
+
+// TimeWaitAcceptsSYN reports whether a SYN arriving for this connection in
+// TIME_WAIT may open a new incarnation of it (RFC 9293 3.6.1 / RFC 6191, as
+// Linux does): its sequence number is beyond the old RCV.NXT, or its
+// timestamp is newer than TS.Recent.
+func (t *TCB) TimeWaitAcceptsSYN(seg *Segment) bool {
+	if t.state != TimeWait || seg.Flags&wire.FlagSYN == 0 || seg.Flags&(wire.FlagACK|wire.FlagRST) != 0 {
+		return false
+	}
+	if t.tsOK && seg.Options.HasTimestamps {
+		return seqGT(seg.Options.TSVal, t.tsRecent)
+	}
+	return seqGT(seg.Seq, t.rcvNxt)
+}
+
+// NextISNAfterTimeWait is the ISN Linux picks for a connection that reuses a
+// TIME_WAIT 4-tuple: beyond anything the old incarnation sent.
+func (t *TCB) NextISNAfterTimeWait() uint32 { return t.sndNxt + 65535 + 2 }

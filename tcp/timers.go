@@ -1,0 +1,284 @@
+package tcp
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/synfin/synfin/tcp/cc"
+	"github.com/synfin/synfin/wire"
+)
+
+// Tick runs every timer that has expired by now. Call it at (or after) the
+// time Deadline returned; calling it early does nothing.
+func (t *TCB) Tick(now Time) {
+	t.now = now
+	if t.closeTimer.expired(now) {
+		t.closeTimer.stop()
+		switch t.state {
+		case TimeWait:
+			t.dead = true
+			t.setState(Closed, CauseTimeWaitExpired)
+			return
+		case FinWait2:
+			t.dead = true
+			t.setState(Closed, CauseFinWait2Timeout)
+			return
+		}
+	}
+	if t.rtxTimer.expired(now) {
+		t.rtxTimer.stop()
+		if t.persist {
+			t.persist = false
+			t.probeTimer()
+		} else {
+			t.retransmitTimer()
+		}
+		if t.state == Closed {
+			return
+		}
+	}
+	if t.delAck.expired(now) {
+		t.delAck.stop()
+		if t.ackPending {
+			t.sendAck()
+		}
+	}
+	if t.keepTimer.expired(now) {
+		t.keepTimer.stop()
+		t.keepaliveTimer()
+	}
+}
+
+// retransmitTimer: the retransmission timeout expired (RFC 6298 5.4-5.7,
+// RFC 9293 3.8.3, RFC 5681 3.1).
+func (t *TCB) retransmitTimer() {
+	switch t.state {
+	case SynSent:
+		// Linux 6.x: tcp_syn_retries retransmissions; the first
+		// tcp_syn_linear_timeouts keep the initial RTO, then it doubles.
+		if t.retrans >= t.cfg.SynRetries {
+			t.fail(syscall.ETIMEDOUT, CauseSynTimeout)
+			return
+		}
+		t.retrans++
+		t.info.totalRetrans++
+		t.stats.Retransmits++
+		if t.retrans > t.cfg.SynLinearTimeouts {
+			t.backoff++
+		}
+		t.rttTiming = false
+		t.sendSYN(false)
+		return
+	case SynReceived:
+		if t.retrans >= t.cfg.SynackRetries {
+			if t.passive {
+				// The request is silently forgotten, as Linux does.
+				t.dead = true
+				t.stopAllTimers()
+				t.setState(Listen, CauseSynAckTimeout)
+				return
+			}
+			t.fail(syscall.ETIMEDOUT, CauseSynAckTimeout)
+			return
+		}
+		t.retrans++
+		t.backoff++
+		t.info.totalRetrans++
+		t.stats.Retransmits++
+		t.rttTiming = false
+		t.sendSYN(true)
+		return
+	case Closed, Listen, TimeWait, FinWait2, CloseWait:
+		if t.sndUna == t.sndMax {
+			return
+		}
+	}
+	if t.sndUna == t.sndMax {
+		return
+	}
+	if t.retrans == 0 {
+		// Count from the original transmission of the oldest segment, one
+		// RTO ago (Linux's retrans_stamp).
+		t.retransStart = t.now - t.rtoBackedOff()
+	}
+	if t.retransTimedOut() {
+		cause := CauseRetransmitTimeout
+		if t.userTimeout > 0 {
+			cause = CauseUserTimeout
+		}
+		t.fail(syscall.ETIMEDOUT, cause)
+		return
+	}
+	if t.retrans == t.cfg.Retries1 {
+		// RFC 9293 MUST-20 (R1): tell the IP layer and the user the path is
+		// suspect. Recorded as a soft error.
+		t.softErr = syscall.ETIMEDOUT
+	}
+	// Loss: collapse cwnd, back off, go back to SND.UNA (RFC 5681 3.1 eq. 4,
+	// RFC 6298 5.5).
+	if t.retrans == 0 && !t.inRecovery {
+		t.ccs.Now = t.now
+		t.ccs.InFlight = t.packetsInFlight()
+		t.priorCwnd = t.ccs.Cwnd
+		t.ccs.Ssthresh = t.cc.SSThresh(&t.ccs)
+	}
+	t.cc.OnEvent(&t.ccs, cc.EventLoss)
+	t.ccs.Cwnd = 1
+	t.ccs.CwndCnt = 0
+	t.inRecovery = false
+	t.recover = t.sndMax
+	t.dupAcks = 0
+	t.retrans++
+	t.stats.Retransmits++
+	t.info.timeouts++
+	t.backoff++
+	t.rttTiming = false
+	t.sndNxt = t.sndUna
+	t.retransmitHead()
+	t.rtxTimer.set(t.now + t.rtoBackedOff())
+}
+
+// retransTimedOut decides whether to give up: TCP_USER_TIMEOUT when set,
+// otherwise Linux's model of tcp_retries2 (or tcp_orphan_retries for an
+// orphaned connection) as a time budget (RFC 9293 3.8.3 R2).
+func (t *TCB) retransTimedOut() bool {
+	elapsed := t.now - t.retransStart
+	if t.userTimeout > 0 {
+		return elapsed >= t.userTimeout
+	}
+	retries := t.cfg.Retries2
+	if t.orphan {
+		retries = t.cfg.OrphanRetries
+		if retries == 0 {
+			retries = 8
+		}
+	}
+	return elapsed >= retriesBudget(retries, t.cfg.RTOMin, t.cfg.RTOMax)
+}
+
+// retriesBudget is how long n retransmissions take with exponential backoff
+// from base, capped at max (Linux's tcp_model_timeout).
+func retriesBudget(n int, base, max time.Duration) time.Duration {
+	var total time.Duration
+	d := base
+	for i := 0; i <= n; i++ {
+		total += d
+		if d < max {
+			d *= 2
+			if d > max {
+				d = max
+			}
+		}
+	}
+	return total
+}
+
+// probeTimer: the zero-window probe (persist) timer expired (RFC 9293
+// 3.8.6.1, MUST-36; SHLD-29/30). Like Linux, send new data if the window has
+// opened enough, or else a probe: an empty ACK with SEG.SEQ = SND.UNA-1
+// that the peer must answer with its current window.
+func (t *TCB) probeTimer() {
+	if !t.state.synchronized() || t.state == TimeWait {
+		return
+	}
+	if t.probesOut == 0 {
+		t.probeStart = t.now
+	}
+	if t.userTimeout > 0 && t.now-t.probeStart >= t.userTimeout {
+		t.fail(syscall.ETIMEDOUT, CauseUserTimeout)
+		return
+	}
+	retries := t.cfg.Retries2
+	if t.orphan {
+		retries = t.cfg.OrphanRetries
+		if retries == 0 {
+			retries = 8
+		}
+	}
+	if t.probesOut >= retries && t.userTimeout == 0 && t.orphan {
+		t.fail(syscall.ETIMEDOUT, CauseRetransmitTimeout)
+		return
+	}
+	t.probesOut++
+	t.stats.WindowProbes++
+	if t.sndWnd > 0 {
+		t.output()
+	}
+	if t.sndNxt == t.sndUna {
+		t.emit(wire.FlagACK, t.sndUna-1, nil, false)
+	}
+	if t.backoff < 30 {
+		t.backoff++
+	}
+	t.persist = true
+	t.rtxTimer.set(t.now + t.probeInterval())
+}
+
+// armKeepalive (re)starts the keep-alive timer when keep-alives are on and
+// the connection is idle with nothing outstanding (RFC 9293 3.8.4).
+func (t *TCB) armKeepalive() {
+	if !t.keepAlive || !(t.state == Established || t.state == CloseWait || t.state == FinWait2) {
+		if t.state != FinWait2 || !t.orphan {
+			t.keepTimer.stop()
+		}
+		return
+	}
+	t.keepTimer.set(t.lastActivity() + t.keepaliveIdle())
+}
+
+func (t *TCB) lastActivity() Time {
+	if t.lastRecv > t.lastSend {
+		return t.lastRecv
+	}
+	return t.lastSend
+}
+
+// keepaliveTimer: after KeepaliveTime idle, send probes (an empty segment at
+// SND.UNA-1, which the peer must ACK, RFC 9293 3.8.4 / RFC 1122 4.2.3.6)
+// every KeepaliveIntvl; after KeepaliveProbes unanswered probes, reset the
+// connection and report ETIMEDOUT, as Linux does.
+func (t *TCB) keepaliveTimer() {
+	if !t.keepAlive || !(t.state == Established || t.state == CloseWait || t.state == FinWait2) {
+		return
+	}
+	if t.sndUna != t.sndMax || t.sndBuf.Len() > 0 {
+		// Not idle: the retransmission or probe machinery is in charge.
+		t.keepTimer.set(t.now + t.keepaliveIntvl())
+		return
+	}
+	idle := t.now - t.lastRecv
+	if idle < t.keepaliveIdle() && t.probesOut == 0 {
+		t.keepTimer.set(t.lastRecv + t.keepaliveIdle())
+		return
+	}
+	if t.probesOut > 0 && t.lastRecv > t.probeStart {
+		// The peer answered: start over.
+		t.probesOut = 0
+		t.keepTimer.set(t.lastRecv + t.keepaliveIdle())
+		return
+	}
+	if t.probesOut >= t.keepaliveCnt() || (t.userTimeout > 0 && t.probesOut > 0 && t.now-t.probeStart >= t.userTimeout) {
+		t.emit(wire.FlagRST|wire.FlagACK, t.sndNxt, nil, false)
+		cause := CauseKeepaliveTimeout
+		if t.userTimeout > 0 {
+			cause = CauseUserTimeout
+		}
+		t.fail(syscall.ETIMEDOUT, cause)
+		return
+	}
+	if t.probesOut == 0 {
+		t.probeStart = t.now
+	}
+	t.probesOut++
+	t.stats.KeepaliveProbes++
+	t.emit(wire.FlagACK, t.sndUna-1, nil, false)
+	t.keepTimer.set(t.now + t.keepaliveIntvl())
+}
+
+// startFinWait2Timer bounds how long an orphaned connection waits in
+// FIN_WAIT_2 for the peer's FIN (tcp_fin_timeout).
+func (t *TCB) startFinWait2Timer() {
+	if t.state == FinWait2 && t.orphan {
+		t.closeTimer.set(t.now + t.cfg.FinTimeout)
+	}
+}
