@@ -849,7 +849,8 @@ func (t *TCB) inputTimeWait(seg *Segment) {
 			t.stats.RSTsIgnored++
 			return
 		}
-		if seqInWindow(seg.Seq, t.rcvNxt, 1<<16) || seg.Seq == t.rcvNxt {
+		if seg.Seq == t.rcvNxt {
+			// Only an RST exactly at RCV.NXT ends TIME_WAIT, as in Linux.
 			t.setState(Closed, CauseResetReceived)
 			return
 		}

@@ -38,11 +38,10 @@ func NewISNGenerator(secret [16]byte) *ISNGenerator {
 // remoteip, remoteport, secretkey), where M is a timer and F is SipHash-2-4
 // keyed with the secret, truncated to 32 bits. RFC 6528 (after RFC 793)
 // suggests a 4 µs tick for M; Linux ticks every 64 ns (now/64ns, a full turn
-// of the sequence space every 275 s), which keeps ahead of faster senders,
-// and so do we. The
-// sequence space of one 4-tuple thus advances with time, so a new
-// incarnation starts beyond an old one's segments (RFC 9293 3.4.1), while an
-// off-path attacker cannot predict another tuple's ISN.
+// of the sequence space every 275 s), to stay ahead of what fast links consume,
+// and so do we. The sequence space of one 4-tuple thus advances with time,
+// so a new incarnation starts beyond an old one's segments (RFC 9293
+// 3.4.1), while an off-path attacker cannot predict another tuple's ISN.
 func (g *ISNGenerator) ISN(now time.Duration, local, remote netip.AddrPort) uint32 {
 	var in [36]byte
 	la, ra := local.Addr().As16(), remote.Addr().As16()

@@ -333,7 +333,6 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 		t.persist = false
 		t.rtxTimer.set(t.now + t.rtoBackedOff())
 	}
-	t.keepTimer.stop()
 }
 
 // retransmitHead resends the oldest unacknowledged segment (RFC 9293 3.8.1,

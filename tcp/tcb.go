@@ -445,10 +445,17 @@ func (t *TCB) afterRead(before uint32) {
 		t.rcvBuf.shrink()
 		return
 	}
-	after := t.rcvWindowToAdvertise()
-	cur := t.rcvAdv - t.rcvNxt
-	if after > before && (cur == 0 || int(after) >= 2*int(cur)) && int(after-cur) >= t.rcvMSS {
-		t.sendAck()
+	// Linux's tcp_cleanup_rbuf: when the window offered has fallen to half
+	// the clamp or less, and reading at least doubled it, tell the peer now.
+	cur := uint32(0)
+	if seqGT(t.rcvAdv, t.rcvNxt) {
+		cur = t.rcvAdv - t.rcvNxt
+	}
+	clamp := uint32(winFromSpace(t.rcvBuf.limit(), t.cfg.AdvWinScale))
+	if 2*cur <= clamp {
+		if after := t.rcvWindowToAdvertise(); after > before && after != 0 && after >= 2*cur {
+			t.sendAck()
+		}
 	}
 	if t.rcvBuf.readable() == 0 {
 		t.rcvBuf.shrink()
@@ -479,12 +486,10 @@ func (t *TCB) Close(now Time) error {
 		t.abortWith(CauseLingerZero)
 		return nil
 	}
-	if t.rcvBuf.readable() > 0 && t.cfg.AbortOnUnreadData && !t.readShut {
-		t.stats.ResetsOnCloseWithUnread++
-		t.abortWith(CauseCloseUnreadData)
-		return nil
-	}
 	if t.rcvBuf.readable() > 0 && t.cfg.AbortOnUnreadData {
+		// Linux (RFC 2525 2.17): unread data would be lost silently; an RST
+		// tells the peer so.
+		t.stats.ResetsOnCloseWithUnread++
 		t.abortWith(CauseCloseUnreadData)
 		return nil
 	}
@@ -524,7 +529,12 @@ func (t *TCB) shutdownWrite(cause Cause) {
 		return
 	}
 	switch t.state {
-	case SynReceived, Established:
+	case SynReceived:
+		// RFC 9293 3.10.4: queue the FIN until the handshake completes
+		// (processAck then enters FIN_WAIT_1 and sends it).
+		t.finQueued = true
+		return
+	case Established:
 		t.finQueued = true
 		t.setState(FinWait1, cause)
 	case CloseWait:

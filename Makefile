@@ -1,0 +1,37 @@
+# synfin: every test in one command. `make test` is what CI runs (.ci/run).
+GO       ?= go
+FUZZTIME ?= 10s
+
+.PHONY: test deps check vet fmt-check race fuzz fuzz-long bench tour
+
+## test: install what is missing, then formatting, vet, the race-enabled test
+## suite and a short run of every fuzz target.
+test: deps check race fuzz
+
+deps:
+	@scripts/deps.sh
+
+check: fmt-check vet
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 ./...
+
+## fuzz: each fuzz target for FUZZTIME (10 s by default; `make fuzz-long` runs 5 min each).
+fuzz:
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+fuzz-long:
+	@FUZZTIME=5m scripts/fuzz.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+tour:
+	$(GO) run ./cmd/synfin tour
