@@ -36,4 +36,5 @@ const (
 	CauseUserTimeout       Cause = "TCP_USER_TIMEOUT expired (RFC 5482)"
 	CauseLastAckAcked      Cause = "ACK of our FIN arrived in LAST_ACK (RFC 9293 3.10.7.4, fifth check)"
 	CauseClosingAcked      Cause = "ACK of our FIN arrived in CLOSING (RFC 9293 3.10.7.4, fifth check)"
+	CauseDataAfterClose    Cause = "new data arrived after CLOSE: RST sent (RFC 1122 4.2.2.13, Linux)"
 )

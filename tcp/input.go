@@ -30,6 +30,21 @@ func (t *TCB) Input(now Time, seg *Segment) {
 	}
 }
 
+// InputBatch processes segments that arrived together (one read from the
+// device) as Input does, one after the other, but sends the ACK they call for
+// only once the last has been processed, so that one ACK covers the batch
+// (RFC 9293 3.10.7.4, MUST-58/MUST-59). Data segments sent meanwhile still
+// carry the ACK, and replies to unacceptable segments (RSTs, challenge and
+// duplicate ACKs) are not held back.
+func (t *TCB) InputBatch(now Time, segs []*Segment) {
+	t.holdAck = true
+	for _, s := range segs {
+		t.Input(now, s)
+	}
+	t.holdAck = false
+	t.ackIfNeeded()
+}
+
 // ResetFor returns the RST that answers seg when no connection exists
 // (RFC 9293 3.10.7.1, MUST-?): nothing for an RST; <SEQ=SEG.ACK><CTL=RST>
 // when seg has ACK; otherwise <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
@@ -337,6 +352,7 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 			}
 			if !t.rcvUrg || seqGT(up, t.rcvUp) {
 				t.rcvUp, t.rcvUrg = up, true
+				t.raise(EventUrgent)
 			}
 		}
 	}
@@ -349,10 +365,15 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 				end := seg.Seq + uint32(len(seg.Payload))
 				if seqGT(end, t.rcvNxt) {
 					// Linux: new data for a socket that can never read it is
-					// answered with RST and the connection is dropped.
+					// answered with RST and the connection is dropped. The
+					// RST answers the segment (tcp_rcv_state_process returns
+					// 1 and tcp_v4_send_reset replies): <SEQ=SEG.ACK><RST>.
 					t.stats.DataAfterClose++
-					t.emit(wire.FlagRST|wire.FlagACK, t.sndNxtForReset(), nil, false)
-					t.fail(syscall.ECONNRESET, CauseAbort)
+					if rst, ok := ResetFor(seg); ok {
+						t.seg = rst
+						t.out.Segment(&t.seg)
+					}
+					t.fail(syscall.ECONNRESET, CauseDataAfterClose)
 					return
 				}
 			}
@@ -761,7 +782,12 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 
 // growRcvSsthresh lets the offered window grow as data arrives, two segments
 // at a time, up to what the buffer can hold (Linux's tcp_grow_window).
+// Like Linux's tcp_event_data_recv, segments shorter than 128 bytes do not
+// grow it: their overhead would outweigh their data.
 func (t *TCB) growRcvSsthresh(n int) {
+	if n < 128 {
+		return
+	}
 	limit := uint32(winFromSpace(t.rcvBuf.limit(), t.cfg.AdvWinScale))
 	if t.rcvSsthresh < limit {
 		t.rcvSsthresh += uint32(2 * t.rcvMSS)
@@ -818,7 +844,7 @@ func (t *TCB) receiveFin(seq uint32) {
 // and for out-of-order data or a FIN; otherwise after the delayed-ACK timeout
 // (RFC 9293 3.8.6.3, SHLD-18/19, RFC 5681 4.2).
 func (t *TCB) ackIfNeeded() {
-	if !t.ackPending {
+	if !t.ackPending || t.holdAck {
 		return
 	}
 	if t.state == Closed || t.state == Listen || t.state == SynSent {

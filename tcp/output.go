@@ -20,11 +20,9 @@ func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
 		s.Ack = t.rcvNxt
 	}
 	if flags&wire.FlagRST == 0 || flags&wire.FlagACK != 0 {
+		// Active resets (RST with ACK) carry the current window, as Linux's
+		// tcp_send_active_reset does (it goes through tcp_transmit_skb).
 		s.Window = t.windowField(syn)
-	}
-	if flags&wire.FlagRST != 0 {
-		// Linux's active resets carry no options and a zero window.
-		s.Window = 0
 	}
 	o := &s.Options
 	if syn {
@@ -42,11 +40,12 @@ func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
 		if t.cfg.WindowScaling && (!synAck || t.wsOK) {
 			o.HasWScale, o.WScale = true, t.rcvWscale
 		}
-	} else if flags&wire.FlagRST == 0 {
+	} else {
+		// Active resets carry timestamps too (Linux: tcp_established_options).
 		if t.tsOK {
 			o.HasTimestamps, o.TSVal, o.TSEcr = true, t.tsNow(), t.tsRecent
 		}
-		if t.sackOK && flags&wire.FlagACK != 0 {
+		if t.sackOK && flags&(wire.FlagACK|wire.FlagRST) == wire.FlagACK {
 			t.fillSACK(o)
 		}
 	}
@@ -135,7 +134,11 @@ func (t *TCB) sendAck() {
 	if t.state == Closed || t.state == Listen || t.state == SynSent {
 		return
 	}
-	t.emit(wire.FlagACK, t.sndNxt, nil, false)
+	// SEQ is the RFC's SND.NXT, the highest sequence number sent (sndMax):
+	// after a timeout rewinds sndNxt, an ACK stamped with it could lie
+	// below the peer's RCV.NXT, and the peer would drop it as unacceptable
+	// (both ends in that state deadlock, each dropping the other's ACKs).
+	t.emit(wire.FlagACK, t.sndMax, nil, false)
 }
 
 // sendChallengeAck answers a suspicious segment with an ACK carrying our
@@ -210,20 +213,15 @@ func (t *TCB) effectiveMSS() int {
 }
 
 // output sends whatever the send and congestion windows, Nagle and sender
-// SWS avoidance allow (RFC 9293 3.8.6.2.1, RFC 5681), the FIN after the last
-// byte, and an owed ACK if no data segment carried it.
+// SWS avoidance allow (RFC 9293 3.8.6.2.1, RFC 5681) and the FIN after the
+// last byte. A data segment carries any owed ACK; a pure ACK is left to
+// ackIfNeeded and the delayed-ACK timer (RFC 9293 SHLD-18, MUST-58).
 func (t *TCB) output() {
 	switch t.state {
 	case Established, CloseWait, FinWait1, Closing, LastAck:
-	case SynReceived:
-		return
 	default:
-		if t.ackPending {
-			t.sendAck()
-		}
 		return
 	}
-	sent := false
 	mss := t.effectiveMSS()
 	for {
 		off := int(t.sndNxt - t.sndBufSeq)
@@ -244,7 +242,6 @@ func (t *TCB) output() {
 				break
 			}
 			t.sendData(nil, true)
-			sent = true
 			break
 		}
 		n := avail
@@ -269,10 +266,6 @@ func (t *TCB) output() {
 		}
 		fin := last && t.finQueued
 		t.sendData(t.sndBuf.peek(off, n), fin)
-		sent = true
-	}
-	if !sent && t.ackPending {
-		t.sendAck()
 	}
 	t.armPersistIfNeeded()
 }

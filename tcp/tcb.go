@@ -163,6 +163,7 @@ type TCB struct {
 	quickAcks  int
 	ackPending bool // an ACK is owed
 	segsUnAck  int  // full-sized segments received since the last ACK
+	holdAck    bool // InputBatch: ACKs wait for the end of the batch
 
 	// Rate limiting of out-of-window ACKs and challenge ACKs (RFC 5961 7).
 	lastOOWAck  Time
@@ -423,6 +424,25 @@ func (t *TCB) Peek(p []byte) int { return t.rcvBuf.peek(p) }
 // Readable returns the number of in-order bytes waiting for Read (FIONREAD).
 func (t *TCB) Readable() int { return t.rcvBuf.readable() }
 
+// UrgentPending reports whether the peer's urgent pointer lies ahead of the
+// reader, and how many bytes of the stream, from the next one Read returns,
+// are urgent (RFC 9293 3.8.5, MUST-33; SIOCATMARK tells the same). Urgent
+// data stays in the stream, as with Linux's SO_OOBINLINE; the count may
+// include bytes not received yet, since the pointer may run ahead of the data.
+func (t *TCB) UrgentPending() (int, bool) {
+	if !t.rcvUrg {
+		return 0, false
+	}
+	readSeq := t.rcvNxt - uint32(t.rcvBuf.readable())
+	if t.rcvFin {
+		readSeq--
+	}
+	if !seqGT(t.rcvUp, readSeq) {
+		return 0, false
+	}
+	return int(t.rcvUp - readSeq), true
+}
+
 // Unsent returns the bytes queued but not yet sent (SIOCOUTQNSD), and
 // Unacked those sent but not acknowledged.
 func (t *TCB) Unsent() int { return t.sndBuf.Len() - t.dataInFlight() }
@@ -563,11 +583,17 @@ func (t *TCB) Abort(now Time) {
 }
 
 // abortWith sends RST (<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>, as Linux's
-// active reset) and deletes the connection.
+// active reset) and deletes the connection. In CLOSING and LAST_ACK our FIN
+// has normally gone out and nothing is sent (RFC 9293 3.10.5); like Linux's
+// tcp_disconnect, an RST is still sent there while the FIN is unsent.
 func (t *TCB) abortWith(cause Cause) {
 	switch t.state {
-	case SynReceived, Established, FinWait1, FinWait2, CloseWait, Closing, LastAck:
+	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
 		t.emit(wire.FlagRST|wire.FlagACK, t.sndNxtForReset(), nil, false)
+	case Closing, LastAck:
+		if !t.finSent {
+			t.emit(wire.FlagRST|wire.FlagACK, t.sndNxtForReset(), nil, false)
+		}
 	}
 	t.dead = true
 	t.setState(Closed, cause)

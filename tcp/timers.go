@@ -60,6 +60,10 @@ func (t *TCB) retransmitTimer() {
 			t.fail(syscall.ETIMEDOUT, CauseSynTimeout)
 			return
 		}
+		if t.retrans == t.cfg.Retries1 {
+			// R1 applies to SYNs as to data (RFC 9293 3.8.3, MUST-20/22).
+			t.softErr = syscall.ETIMEDOUT
+		}
 		t.retrans++
 		t.info.totalRetrans++
 		t.stats.Retransmits++
@@ -101,7 +105,13 @@ func (t *TCB) retransmitTimer() {
 		// RTO ago (Linux's retrans_stamp).
 		t.retransStart = t.now - t.rtoBackedOff()
 	}
-	if t.retransTimedOut() {
+	// RFC 9293 SHLD-17, as Linux's tcp_retransmit_timer: once the peer has
+	// closed its window, retransmissions act as zero-window probes, and the
+	// connection is not timed out for data the peer has no room for while
+	// the peer keeps answering (within 2*RTOMax). An orphan, or a connection
+	// with TCP_USER_TIMEOUT, still times out.
+	zeroWnd := t.sndWnd == 0 && !t.orphan && t.userTimeout == 0 && t.now-t.lastRecv < 2*t.cfg.RTOMax
+	if !zeroWnd && t.retransTimedOut() {
 		cause := CauseRetransmitTimeout
 		if t.userTimeout > 0 {
 			cause = CauseUserTimeout

@@ -181,6 +181,9 @@ const (
 	// EventAccepted: a passive open completed the handshake (SYN_RCVD ->
 	// ESTABLISHED), so a listener can hand the connection to accept().
 	EventAccepted
+	// EventUrgent: the peer's urgent pointer arrived or advanced (RFC 9293
+	// 3.8.5, MUST-32; Linux's SIGURG). UrgentPending says how much is left.
+	EventUrgent
 )
 
 func (k EventKind) String() string {
@@ -195,6 +198,8 @@ func (k EventKind) String() string {
 		return "error"
 	case EventAccepted:
 		return "accepted"
+	case EventUrgent:
+		return "urgent"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }

@@ -16,8 +16,9 @@ import (
 // last slice of a chain may have an odd length, because an odd slice in the
 // middle would shift every word after it.
 //
-// The loop adds 64-bit words with end-around carry, which RFC 1071 2(B) and
-// 4.1 show equals the 16-bit sum once folded.
+// The loop adds 64-bit words with end-around carry, which folds down to the
+// same 16-bit sum (RFC 1071 2(C), parallel summation), eight octets at a
+// time.
 func Checksum(b []byte, initial uint32) uint32 {
 	s := uint64(initial)
 	var c uint64
@@ -75,7 +76,7 @@ func FoldChecksum(sum uint32) uint16 {
 // Otherwise it is RFC 8200 8.1's 40-octet pseudo-header: 16-octet source and
 // destination (an IPv4 address taking its IPv4-mapped form), the 32-bit
 // upper-layer packet length, three zero octets and the next header value
-// proto.
+// proto. length is truncated to the field's width (16 or 32 bits).
 func PseudoHeaderSum(proto uint8, src, dst netip.Addr, length int) uint32 {
 	var s uint64
 	if src.Is4() && dst.Is4() {

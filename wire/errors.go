@@ -7,7 +7,7 @@ import "errors"
 // allocation even under a flood of them; compare with errors.Is.
 var (
 	// ErrTruncated: the buffer is shorter than the fixed part of the header
-	// (20 bytes for TCP and IPv4, 40 for IPv6, 8 for an extension header).
+	// (20 octets for TCP and IPv4, 40 for IPv6).
 	ErrTruncated = errors.New("wire: packet truncated")
 
 	// ErrBadVersion: the IP version field is not the one the parser expects

@@ -62,9 +62,13 @@ func TestParseIPv4LinuxSYN(t *testing.T) {
 
 func TestParseIPv4Errors(t *testing.T) {
 	good := append(unhex(t, linuxSYNIP), unhex(t, linuxSYNTCP)...)
-	mod := func(i int, v byte) []byte {
+	// mod returns good with the octets at the given offsets replaced:
+	// offset, value, offset, value...
+	mod := func(iv ...int) []byte {
 		b := bytes.Clone(good)
-		b[i] = v
+		for k := 0; k < len(iv); k += 2 {
+			b[iv[k]] = byte(iv[k+1])
+		}
 		return b
 	}
 	tests := []struct {
@@ -81,13 +85,10 @@ func TestParseIPv4Errors(t *testing.T) {
 		{"ihl past end", mod(0, 0x4f)[:40], ErrBadHeaderLength},
 		{"total length past end", good[:59], ErrBadTotalLength},
 		{"total length below header", mod(3, 19), ErrBadTotalLength},
-		{"total length below ihl", mod(0, 0x46), ErrBadTotalLength},
+		{"total length below ihl", mod(0, 0x46, 3, 22), ErrBadTotalLength},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "total length below ihl" {
-				tt.b[3] = 22
-			}
 			ip, err := ParseIPv4(tt.b)
 			if !errors.Is(err, tt.want) || ip != nil {
 				t.Errorf("ParseIPv4 = %v, %v; want nil, %v", ip, err, tt.want)

@@ -2,7 +2,8 @@ package wire
 
 import "encoding/binary"
 
-// TCP option kinds (RFC 9293 3.1, RFC 7323, RFC 2018) and their lengths.
+// TCP option kinds (RFC 9293 3.1, RFC 7323, RFC 2018) that this package
+// encodes or decodes; the IANA registry holds the rest.
 const (
 	OptEOL           = 0 // End of Option List
 	OptNOP           = 1 // No-Operation, used for alignment

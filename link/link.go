@@ -1,0 +1,55 @@
+// Package link defines how synfin exchanges IP datagrams with the world: an
+// Endpoint carries whole IP packets (no link-layer header) in batches. The
+// link layer knows nothing of TCP.
+//
+// Implementations: link/pipe (an in-memory pair), link/tun (a Linux TUN
+// device), link/pcap (a tap that records what passes through in pcapng), and
+// the simulator's links in package sim.
+package link
+
+import "errors"
+
+// ErrClosed is returned by WritePackets after Close.
+var ErrClosed = errors.New("link: endpoint closed")
+
+// Offloads describe work the link does on the stack's behalf.
+type Offloads struct {
+	// TxChecksum: the link fills in TCP/UDP checksums on transmit, so the
+	// stack may leave them zero.
+	TxChecksum bool
+	// RxChecksumValid: packets delivered have had their TCP/UDP checksums
+	// verified already.
+	RxChecksumValid bool
+	// GSOMaxSize, when > 0, is the largest TCP packet the stack may hand the
+	// link in one buffer; the link splits it into MTU-sized segments (TSO/GSO).
+	GSOMaxSize int
+	// GRO: the link may deliver several coalesced TCP segments as one packet
+	// larger than the MTU.
+	GRO bool
+}
+
+// Dispatcher receives inbound packets. The stack implements it.
+type Dispatcher interface {
+	// DeliverPackets hands over IP datagrams. The buffers belong to the link
+	// and are valid only during the call. It may be called from any
+	// goroutine, but not concurrently for one endpoint.
+	DeliverPackets(pkts [][]byte)
+}
+
+// Endpoint is one network interface's link.
+type Endpoint interface {
+	// MTU is the largest IP datagram the link carries, in bytes.
+	MTU() int
+	// Offloads reports what the link does for the stack.
+	Offloads() Offloads
+	// Attach starts delivering inbound packets to d. It is called once, before
+	// the first WritePackets.
+	Attach(d Dispatcher)
+	// WritePackets transmits IP datagrams in order and returns how many were
+	// taken. The endpoint does not keep the buffers after returning. It is
+	// safe to call from several goroutines.
+	WritePackets(pkts [][]byte) (int, error)
+	// Close stops delivery and releases resources; after it returns, the
+	// Dispatcher is no longer called.
+	Close() error
+}

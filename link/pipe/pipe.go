@@ -1,0 +1,376 @@
+// Package pipe is an in-memory link: New returns two endpoints joined like
+// the ends of a cable, so that what one writes the other's Dispatcher
+// receives.
+//
+// Each direction has a bounded queue and one goroutine. WritePackets copies
+// the packets into pooled buffers, appends them to the queue and returns at
+// once; the goroutine takes everything queued and hands it over in one
+// DeliverPackets call. Delivery is therefore asynchronous and batched: a stack
+// that answers a packet from inside DeliverPackets writes into the other
+// direction's queue and returns, so two stacks joined by a pipe never recurse
+// into each other.
+//
+// The link behaves like a real one when overloaded: a packet that finds the
+// queue full is dropped and counted (Stats.DropQueueFull); WritePackets never
+// blocks. A packet larger than the MTU is dropped and counted too
+// (Stats.DropTooBig). Packets keep their order within a direction.
+//
+// The goroutines block only on channels and never sleep, so a pair works
+// inside testing/synctest bubbles (create it inside the bubble).
+package pipe
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/synfin/synfin/link"
+)
+
+// DefaultQueueLen is the queue bound of a direction when Options.QueueLen is 0.
+const DefaultQueueLen = 1024
+
+// Options configures a pair made by NewWithOptions.
+type Options struct {
+	// MTU is the largest packet carried, in bytes; it must be positive.
+	MTU int
+	// QueueLen bounds the packets waiting in each direction (written but not
+	// yet handed to the receiving Dispatcher). 0 means DefaultQueueLen.
+	QueueLen int
+}
+
+// Stats are one endpoint's counters. Tx counts what this endpoint's
+// WritePackets accepted; Rx what was delivered to this endpoint's
+// Dispatcher. Drops are charged to the endpoint whose WritePackets took the
+// packet.
+type Stats struct {
+	TxPackets, TxBytes uint64
+	RxPackets, RxBytes uint64
+	// DropTooBig counts packets longer than the MTU.
+	DropTooBig uint64
+	// DropQueueFull counts packets that found the queue full.
+	DropQueueFull uint64
+	// DropClosed counts packets accepted but never delivered because an end
+	// of the pipe was closed (queued at Close, or written after the peer
+	// closed).
+	DropClosed uint64
+}
+
+// Endpoint is one end of a pipe. It implements link.Endpoint.
+type Endpoint struct {
+	mtu  int
+	out  *direction // written here, delivered to the peer
+	in   *direction // written by the peer, delivered here
+	peer *Endpoint
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+
+	txPackets, txBytes atomic.Uint64
+	rxPackets, rxBytes atomic.Uint64
+	dropTooBig         atomic.Uint64
+	dropQueueFull      atomic.Uint64
+	dropClosed         atomic.Uint64
+}
+
+var _ link.Endpoint = (*Endpoint)(nil)
+
+// New returns the two ends of a pipe carrying packets of up to mtu bytes,
+// with the default queue bound. It panics if mtu is not positive.
+func New(mtu int) (a, b *Endpoint) {
+	return NewWithOptions(Options{MTU: mtu})
+}
+
+// NewWithOptions returns the two ends of a pipe configured by o. It panics
+// if o.MTU is not positive or o.QueueLen is negative.
+func NewWithOptions(o Options) (a, b *Endpoint) {
+	if o.MTU <= 0 {
+		panic("pipe: MTU must be positive")
+	}
+	if o.QueueLen < 0 {
+		panic("pipe: negative QueueLen")
+	}
+	if o.QueueLen == 0 {
+		o.QueueLen = DefaultQueueLen
+	}
+	pool := &sync.Pool{}
+	mtu := o.MTU
+	pool.New = func() any {
+		b := make([]byte, 0, mtu)
+		return &b
+	}
+	a = &Endpoint{mtu: mtu}
+	b = &Endpoint{mtu: mtu}
+	a.peer, b.peer = b, a
+	ab := newDirection(o.QueueLen, pool, a, b)
+	ba := newDirection(o.QueueLen, pool, b, a)
+	a.out, a.in = ab, ba
+	b.out, b.in = ba, ab
+	go ab.run()
+	go ba.run()
+	return a, b
+}
+
+// MTU returns the pipe's MTU.
+func (e *Endpoint) MTU() int { return e.mtu }
+
+// Offloads reports none: packets are carried as written.
+func (e *Endpoint) Offloads() link.Offloads { return link.Offloads{} }
+
+// Attach sets the Dispatcher that receives the packets the peer writes and
+// starts delivery; packets the peer wrote earlier wait in the queue (subject
+// to its bound) until then. Attach panics if called twice; after Close it
+// does nothing.
+func (e *Endpoint) Attach(d link.Dispatcher) {
+	e.in.attach(d)
+}
+
+// WritePackets copies pkts into the queue towards the peer and returns
+// len(pkts): a packet that is too big, that finds the queue full, or whose
+// receiver has closed is taken and dropped, and counted in Stats. After
+// Close it returns 0 and link.ErrClosed. It never blocks on the receiver.
+func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
+	if e.closed.Load() {
+		return 0, link.ErrClosed
+	}
+	return e.out.write(pkts)
+}
+
+// Close closes this end and stops both directions' goroutines, waiting for
+// them: once it returns, this end's Dispatcher is not called again and no
+// goroutine of the pair is left. Packets this end wrote before Close are
+// still delivered to the peer if it is attached and open; packets queued
+// towards this end are dropped. The peer stays usable, but what it writes
+// is dropped (DropClosed), like a frame sent down a cable nobody listens
+// to. Close must not be called from inside either end's DeliverPackets.
+// Close is idempotent and always returns nil.
+func (e *Endpoint) Close() error {
+	e.closeOnce.Do(func() {
+		e.closed.Store(true)
+		e.out.closeWriter()
+		e.in.closeReader()
+	})
+	<-e.out.done
+	<-e.in.done
+	return nil
+}
+
+// Stats returns a snapshot of the endpoint's counters.
+func (e *Endpoint) Stats() Stats {
+	return Stats{
+		TxPackets:     e.txPackets.Load(),
+		TxBytes:       e.txBytes.Load(),
+		RxPackets:     e.rxPackets.Load(),
+		RxBytes:       e.rxBytes.Load(),
+		DropTooBig:    e.dropTooBig.Load(),
+		DropQueueFull: e.dropQueueFull.Load(),
+		DropClosed:    e.dropClosed.Load(),
+	}
+}
+
+// direction is one way of the pipe: the queue from writer to reader and the
+// goroutine that empties it.
+type direction struct {
+	writer, reader *Endpoint
+	limit          int
+	pool           *sync.Pool
+
+	mu           sync.Mutex
+	queue        []*[]byte // guarded by mu
+	writerClosed bool      // guarded by mu; the writer closed: flush, then stop
+	readerClosed bool      // guarded by mu; the reader closed: drop, stop
+	d            link.Dispatcher
+
+	wake     chan struct{} // capacity 1: something was queued or closed
+	attached chan struct{} // closed by attach
+	done     chan struct{} // closed when run returns
+
+	// Owned by run.
+	batch []*[]byte
+	views [][]byte
+}
+
+func newDirection(limit int, pool *sync.Pool, writer, reader *Endpoint) *direction {
+	return &direction{
+		writer:   writer,
+		reader:   reader,
+		limit:    limit,
+		pool:     pool,
+		queue:    make([]*[]byte, 0, limit),
+		batch:    make([]*[]byte, 0, limit),
+		views:    make([][]byte, 0, limit),
+		wake:     make(chan struct{}, 1),
+		attached: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+}
+
+func (q *direction) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *direction) attach(d link.Dispatcher) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.readerClosed || q.writerClosed {
+		return
+	}
+	if q.d != nil {
+		panic("pipe: Attach called twice")
+	}
+	if d == nil {
+		panic("pipe: Attach with a nil Dispatcher")
+	}
+	q.d = d
+	close(q.attached)
+}
+
+func (q *direction) write(pkts [][]byte) (int, error) {
+	w := q.writer
+	var bytes uint64
+	var tooBig, full, closed uint64
+	q.mu.Lock()
+	if q.writerClosed {
+		q.mu.Unlock()
+		return 0, link.ErrClosed
+	}
+	for _, p := range pkts {
+		switch {
+		case len(p) > w.mtu:
+			tooBig++
+			continue
+		case q.readerClosed:
+			closed++
+			continue
+		case len(q.queue) >= q.limit:
+			full++
+			continue
+		}
+		bp := q.pool.Get().(*[]byte)
+		*bp = append((*bp)[:0], p...)
+		q.queue = append(q.queue, bp)
+		bytes += uint64(len(p))
+	}
+	q.mu.Unlock()
+	q.signal()
+	n := uint64(len(pkts)) - tooBig - full - closed
+	w.txPackets.Add(n)
+	w.txBytes.Add(bytes)
+	if tooBig > 0 {
+		w.dropTooBig.Add(tooBig)
+	}
+	if full > 0 {
+		w.dropQueueFull.Add(full)
+	}
+	if closed > 0 {
+		w.dropClosed.Add(closed)
+	}
+	return len(pkts), nil
+}
+
+func (q *direction) closeWriter() {
+	q.mu.Lock()
+	q.writerClosed = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *direction) closeReader() {
+	q.mu.Lock()
+	q.readerClosed = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+// run delivers batches until one end closes. It waits for the reader to
+// attach first; an end closing meanwhile ends it too.
+func (q *direction) run() {
+	defer close(q.done)
+	if !q.waitAttach() {
+		q.dropAll()
+		return
+	}
+	d := q.d // set before attached was closed
+	for {
+		q.mu.Lock()
+		q.batch, q.queue = q.queue, q.batch[:0]
+		readerClosed, writerClosed := q.readerClosed, q.writerClosed
+		q.mu.Unlock()
+		if readerClosed {
+			q.release(q.batch, true)
+			q.dropAll()
+			return
+		}
+		if len(q.batch) > 0 {
+			q.deliver(d)
+		}
+		if writerClosed {
+			// Everything written before the writer closed was in the batch
+			// just delivered; WritePackets refuses more.
+			q.dropAll()
+			return
+		}
+		<-q.wake
+	}
+}
+
+// waitAttach blocks until the reader attaches (true) or an end closes
+// (false). Wake-ups for packets queued meanwhile are consumed; the packets
+// stay queued, and run looks at the queue before it waits again.
+func (q *direction) waitAttach() bool {
+	for {
+		select {
+		case <-q.attached:
+			return true
+		case <-q.wake:
+			q.mu.Lock()
+			attached := q.d != nil
+			stop := q.readerClosed || q.writerClosed
+			q.mu.Unlock()
+			if attached {
+				return true
+			}
+			if stop {
+				return false
+			}
+		}
+	}
+}
+
+func (q *direction) deliver(d link.Dispatcher) {
+	var bytes uint64
+	views := q.views[:0]
+	for _, bp := range q.batch {
+		views = append(views, *bp)
+		bytes += uint64(len(*bp))
+	}
+	q.reader.rxPackets.Add(uint64(len(views)))
+	q.reader.rxBytes.Add(bytes)
+	d.DeliverPackets(views)
+	clear(views) // drop references to pooled buffers
+	q.views = views[:0]
+	q.release(q.batch, false)
+}
+
+// release returns buffers to the pool, counting them as dropped if asked.
+func (q *direction) release(bufs []*[]byte, dropped bool) {
+	if dropped && len(bufs) > 0 {
+		q.writer.dropClosed.Add(uint64(len(bufs)))
+	}
+	for i, bp := range bufs {
+		q.pool.Put(bp)
+		bufs[i] = nil
+	}
+}
+
+// dropAll drops what is queued; the direction is shut.
+func (q *direction) dropAll() {
+	q.mu.Lock()
+	bufs := q.queue
+	q.queue = nil
+	q.readerClosed = true // later writes by the writer are dropped
+	q.mu.Unlock()
+	q.release(bufs, true)
+}

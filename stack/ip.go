@@ -1,0 +1,405 @@
+package stack
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/synfin/synfin/tcp"
+	"github.com/synfin/synfin/wire"
+)
+
+// deliver processes inbound packets from one interface.
+func (s *Stack) deliver(nic *NIC, pkts [][]byte) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	now := s.clock.Now()
+	// Timers that are due run first, so that a packet never meets a
+	// connection whose deadline has silently passed.
+	s.runTimers(now)
+	for _, p := range pkts {
+		s.stats.PacketsIn++
+		s.comment = s.comment[:0]
+		s.inInput = true
+		s.inputIP(nic, p, now)
+		s.inInput = false
+		if s.opts.Capture != nil {
+			// The arriving packet is recorded with the state changes it
+			// caused, then the replies it provoked, in that order.
+			s.opts.Capture.CapturePacket(now, false, p, string(s.comment))
+			for _, r := range s.replies {
+				s.opts.Capture.CapturePacket(now, true, r, "")
+			}
+		}
+		s.replies = s.replies[:0]
+		s.comment = s.comment[:0]
+	}
+	s.unlockAndFlush()
+}
+
+func (s *Stack) inputIP(nic *NIC, p []byte, now time.Duration) {
+	if len(p) == 0 {
+		s.stats.BadIPHeader++
+		return
+	}
+	switch p[0] >> 4 {
+	case 4:
+		ip, err := wire.ParseIPv4(p)
+		if err != nil {
+			s.stats.BadIPHeader++
+			return
+		}
+		if !ip.ChecksumValid() {
+			s.stats.BadIPChecksum++
+			return
+		}
+		if !s.isLocal(ip.Dst()) {
+			s.stats.NotForUs++
+			return
+		}
+		payload := ip.Payload()
+		if ip.IsFragment() {
+			s.stats.FragmentsIn++
+			whole, ok := s.frags.addV4(ip, now, &s.stats)
+			s.scheduleFrag()
+			if !ok {
+				return
+			}
+			payload = whole
+		}
+		s.inputTransport(nic, ip.Protocol(), ip.Src(), ip.Dst(), payload, p, now)
+	case 6:
+		ip, err := wire.ParseIPv6(p)
+		if err != nil {
+			s.stats.BadIPHeader++
+			return
+		}
+		if !s.isLocal(ip.Dst()) {
+			s.stats.NotForUs++
+			return
+		}
+		proto, payload, err := ip.UpperLayer()
+		if err == wire.ErrFragment {
+			s.stats.FragmentsIn++
+			whole, nh, ok := s.frags.addV6(ip, now, &s.stats)
+			s.scheduleFrag()
+			if !ok {
+				return
+			}
+			proto, payload = nh, whole
+		} else if err != nil {
+			s.stats.BadIPHeader++
+			return
+		}
+		s.inputTransport(nic, proto, ip.Src(), ip.Dst(), payload, p, now)
+	default:
+		s.stats.BadIPHeader++
+	}
+}
+
+func (s *Stack) inputTransport(nic *NIC, proto uint8, src, dst netip.Addr, payload, whole []byte, now time.Duration) {
+	switch proto {
+	case wire.ProtoTCP:
+		s.inputTCP(nic, src, dst, payload, now)
+	case wire.ProtoICMP:
+		if src.Is4() {
+			s.inputICMPv4(nic, src, dst, payload, now)
+		}
+	case wire.ProtoICMPv6:
+		if src.Is6() {
+			s.inputICMPv6(nic, src, dst, payload, now)
+		}
+	default:
+		s.stats.UnknownProtocol++
+	}
+}
+
+// ICMP types used here (RFC 792, RFC 4443).
+const (
+	icmpEchoReply       = 0
+	icmpDestUnreachable = 3
+	icmpEchoRequest     = 8
+	icmpTimeExceeded    = 11
+
+	icmp6DestUnreachable = 1
+	icmp6PacketTooBig    = 2
+	icmp6TimeExceeded    = 3
+	icmp6EchoRequest     = 128
+	icmp6EchoReply       = 129
+)
+
+func (s *Stack) inputICMPv4(nic *NIC, src, dst netip.Addr, m []byte, now time.Duration) {
+	if len(m) < 8 || wire.FoldChecksum(wire.Checksum(m, 0)) != 0 {
+		s.stats.BadICMP++
+		return
+	}
+	switch m[0] {
+	case icmpEchoRequest:
+		// Echo reply (RFC 792; RFC 1122 3.2.2.6: echo the data unchanged).
+		s.stats.ICMPEchoReplies++
+		reply := s.tx.alloc(20 + len(m))
+		body := reply[20:]
+		copy(body, m)
+		body[0], body[1] = icmpEchoReply, 0
+		binary.BigEndian.PutUint16(body[2:], 0)
+		binary.BigEndian.PutUint16(body[2:], wire.FoldChecksum(wire.Checksum(body, 0)))
+		s.sendIP(nic, dst, src, wire.ProtoICMP, reply, 20)
+	case icmpDestUnreachable, icmpTimeExceeded:
+		s.stats.ICMPErrorsIn++
+		inner := m[8:]
+		// The quoted header is truncated (RFC 792: IP header + 8 bytes), so
+		// it is read field by field rather than parsed as a whole packet.
+		if len(inner) < 20 || inner[0]>>4 != 4 || int(inner[0]&0xf)*4 < 20 || len(inner) < int(inner[0]&0xf)*4+8 {
+			s.stats.ICMPErrorsIgnored++
+			return
+		}
+		if inner[9] != wire.ProtoTCP {
+			s.stats.ICMPErrorsIgnored++
+			return
+		}
+		qsrc := netip.AddrFrom4([4]byte(inner[12:16]))
+		qdst := netip.AddrFrom4([4]byte(inner[16:20]))
+		mtu := int(binary.BigEndian.Uint16(m[6:8]))
+		s.icmpError(qsrc, qdst, inner[int(inner[0]&0xf)*4:], icmpKind4(m[0], m[1]), mtu, now)
+	}
+}
+
+func (s *Stack) inputICMPv6(nic *NIC, src, dst netip.Addr, m []byte, now time.Duration) {
+	if len(m) < 8 || wire.FoldChecksum(wire.Checksum(m, wire.PseudoHeaderSum(wire.ProtoICMPv6, src, dst, len(m)))) != 0 {
+		s.stats.BadICMP++
+		return
+	}
+	switch m[0] {
+	case icmp6EchoRequest:
+		s.stats.ICMPEchoReplies++
+		reply := s.tx.alloc(40 + len(m))
+		body := reply[40:]
+		copy(body, m)
+		body[0], body[1] = icmp6EchoReply, 0
+		binary.BigEndian.PutUint16(body[2:], 0)
+		binary.BigEndian.PutUint16(body[2:], wire.FoldChecksum(wire.Checksum(body, wire.PseudoHeaderSum(wire.ProtoICMPv6, dst, src, len(body)))))
+		s.sendIP(nic, dst, src, wire.ProtoICMPv6, reply, 40)
+	case icmp6DestUnreachable, icmp6PacketTooBig, icmp6TimeExceeded:
+		s.stats.ICMPErrorsIn++
+		inner := m[8:]
+		if len(inner) < 40 {
+			s.stats.ICMPErrorsIgnored++
+			return
+		}
+		ip := wire.IPv6(inner[:40])
+		proto, payload, err := wire.SkipIPv6Extensions(inner[6], inner[40:])
+		if err != nil || proto != wire.ProtoTCP {
+			s.stats.ICMPErrorsIgnored++
+			return
+		}
+		mtu := int(binary.BigEndian.Uint32(m[4:8]))
+		s.icmpError(ip.Src(), ip.Dst(), payload, icmpKind6(m[0], m[1]), mtu, now)
+	}
+}
+
+type icmpKind uint8
+
+const (
+	icmpSoft     icmpKind = iota // network/host unreachable, time exceeded
+	icmpHard                     // protocol/port unreachable, administratively prohibited
+	icmpFragNeed                 // fragmentation needed / packet too big
+)
+
+func icmpKind4(typ, code uint8) icmpKind {
+	if typ == icmpDestUnreachable {
+		switch code {
+		case 2, 3, 9, 10, 13:
+			return icmpHard
+		case 4:
+			return icmpFragNeed
+		}
+	}
+	return icmpSoft
+}
+
+func icmpKind6(typ, code uint8) icmpKind {
+	switch typ {
+	case icmp6PacketTooBig:
+		return icmpFragNeed
+	case icmp6DestUnreachable:
+		if code == 1 || code == 4 {
+			return icmpHard
+		}
+	}
+	return icmpSoft
+}
+
+// icmpError applies an ICMP error about a TCP segment we sent (RFC 9293
+// 3.9.4, RFC 1122 4.2.3.9, RFC 5927): the quoted sequence number must be in
+// flight; fragmentation-needed lowers the path MSS (RFC 1191, 8201); during
+// the handshake an unreachable is fatal, later it is a soft error.
+func (s *Stack) icmpError(src, dst netip.Addr, tcpHdr []byte, kind icmpKind, mtu int, now time.Duration) {
+	if len(tcpHdr) < 8 {
+		s.stats.ICMPErrorsIgnored++
+		return
+	}
+	sport := binary.BigEndian.Uint16(tcpHdr[0:2])
+	dport := binary.BigEndian.Uint16(tcpHdr[2:4])
+	seq := binary.BigEndian.Uint32(tcpHdr[4:8])
+	c := s.conns[connKey{local: netip.AddrPortFrom(src, sport), remote: netip.AddrPortFrom(dst, dport)}]
+	if c == nil || !c.tcb.SeqInFlight(seq) {
+		// RFC 5927 4.1: an error quoting data we have not sent is forged.
+		s.stats.ICMPErrorsIgnored++
+		return
+	}
+	switch kind {
+	case icmpFragNeed:
+		hdr := 40
+		if src.Is6() {
+			hdr = 60
+			if mtu < 1280 {
+				mtu = 1280
+			}
+		}
+		if mtu > hdr+s.cfg.MinSndMSS && mtu-hdr < int(65535) {
+			c.tcb.SetPathMSS(now, uint16(mtu-hdr))
+		}
+	case icmpHard, icmpSoft:
+		errno := syscall.EHOSTUNREACH
+		if kind == icmpHard {
+			errno = syscall.ECONNREFUSED
+		}
+		st := c.tcb.State()
+		if st == tcp.SynSent || st == tcp.SynReceived {
+			c.tcb.HardError(now, errno)
+		} else {
+			c.tcb.SetSoftError(errno)
+		}
+	}
+	s.afterEngine(c)
+}
+
+// sendTCP serialises a segment into an IP packet and queues it.
+func (s *Stack) sendTCP(nic *NIC, local, remote netip.AddrPort, seg *tcp.Segment) {
+	if nic == nil {
+		var ok bool
+		if nic, _, ok = s.route(remote.Addr()); !ok {
+			s.stats.NoRoute++
+			return
+		}
+	}
+	hdr := 20
+	if local.Addr().Is6() && !local.Addr().Is4In6() {
+		hdr = 40
+	}
+	olen := seg.Options.Len(seg.Flags&wire.FlagSYN != 0)
+	n := hdr + wire.TCPMinHeaderLen + olen + len(seg.Payload)
+	buf := s.tx.alloc(n)
+	th := wire.BuildTCP(buf[hdr:hdr], &wire.TCPHeader{
+		SrcPort: local.Port(), DstPort: remote.Port(),
+		Seq: seg.Seq, Ack: seg.Ack, Flags: seg.Flags, Window: seg.Window, Urgent: seg.Urgent,
+	}, &seg.Options, seg.Payload)
+	wire.TCP(th).FillChecksum(local.Addr(), remote.Addr())
+	s.sendIP(nic, local.Addr(), remote.Addr(), wire.ProtoTCP, buf, hdr)
+}
+
+// sendIP fills in the IP header in front of an upper-layer payload that is
+// already in buf[hdr:], and queues the packet.
+func (s *Stack) sendIP(nic *NIC, src, dst netip.Addr, proto uint8, buf []byte, hdr int) {
+	if hdr == 20 {
+		s.ipID++
+		_, err := wire.BuildIPv4(buf[:0], &wire.IPv4Header{
+			ID: s.ipID, Flags: wire.IPv4DontFragment, TTL: 64, Protocol: proto, Src: src, Dst: dst,
+		}, len(buf)-hdr)
+		if err != nil {
+			s.stats.NoRoute++
+			return
+		}
+	} else {
+		if _, err := wire.BuildIPv6(buf[:0], &wire.IPv6Header{
+			NextHeader: proto, HopLimit: 64, Src: src, Dst: dst,
+		}, len(buf)-hdr); err != nil {
+			s.stats.NoRoute++
+			return
+		}
+	}
+	s.stats.PacketsOut++
+	s.tx.add(nic, buf)
+	if s.opts.Capture != nil {
+		if s.inInput {
+			s.replies = append(s.replies, buf)
+		} else {
+			s.opts.Capture.CapturePacket(s.clock.Now(), true, buf, string(s.comment))
+			s.comment = s.comment[:0]
+		}
+	}
+}
+
+// txBatch collects the packets produced while the stack's lock is held. Its
+// memory is reused from batch to batch.
+type txBatch struct {
+	buf  []byte
+	pkts []txPkt
+	tmp  [][]byte
+}
+
+type txPkt struct {
+	nic        *NIC
+	start, end int
+}
+
+var txPool = sync.Pool{New: func() any { return &txBatch{buf: make([]byte, 0, 64<<10)} }}
+
+func newTxBatch() *txBatch { return txPool.Get().(*txBatch) }
+
+func putTxBatch(b *txBatch) {
+	b.buf, b.pkts, b.tmp = b.buf[:0], b.pkts[:0], b.tmp[:0]
+	txPool.Put(b)
+}
+
+// alloc returns n bytes at the end of the batch's buffer. The slice stays
+// valid until the batch is written (the buffer may move, so add is called
+// before the next alloc).
+func (b *txBatch) alloc(n int) []byte {
+	if cap(b.buf)-len(b.buf) < n {
+		// Grow: earlier packets are referenced by offsets, so moving is safe.
+		nb := make([]byte, len(b.buf), 2*cap(b.buf)+n)
+		copy(nb, b.buf)
+		b.buf = nb
+	}
+	start := len(b.buf)
+	b.buf = b.buf[:start+n]
+	return b.buf[start : start+n : start+n]
+}
+
+func (b *txBatch) add(nic *NIC, pkt []byte) {
+	end := len(b.buf)
+	b.pkts = append(b.pkts, txPkt{nic: nic, start: end - len(pkt), end: end})
+}
+
+func (s *Stack) takeBatch() *txBatch {
+	if len(s.tx.pkts) == 0 {
+		return nil
+	}
+	b := s.tx
+	s.tx = newTxBatch()
+	return b
+}
+
+// writeBatch hands the packets to their links, consecutive packets for one
+// interface in one call.
+func (s *Stack) writeBatch(b *txBatch) {
+	for i := 0; i < len(b.pkts); {
+		nic := b.pkts[i].nic
+		b.tmp = b.tmp[:0]
+		j := i
+		for ; j < len(b.pkts) && b.pkts[j].nic == nic; j++ {
+			b.tmp = append(b.tmp, b.buf[b.pkts[j].start:b.pkts[j].end])
+		}
+		if _, err := nic.ep.WritePackets(b.tmp); err != nil {
+			// Counted atomically: s.mu must not be taken under txMu.
+			s.linkWriteErrors.Add(1)
+		}
+		i = j
+	}
+}

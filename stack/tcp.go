@@ -1,0 +1,531 @@
+package stack
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/synfin/synfin/internal/wheel"
+	"github.com/synfin/synfin/tcp"
+	"github.com/synfin/synfin/wire"
+)
+
+// connKey is a TCP 4-tuple as seen from this host.
+type connKey struct {
+	local, remote netip.AddrPort
+}
+
+func (k connKey) less(o connKey) bool {
+	if c := k.local.Compare(o.local); c != 0 {
+		return c < 0
+	}
+	return k.remote.Compare(o.remote) < 0
+}
+
+// conn is one connection: the engine's TCB plus what the host keeps for it.
+// It is the TCB's Output, so segments and events come back to it.
+type conn struct {
+	s     *Stack
+	key   connKey
+	tcb   *tcp.TCB
+	nic   *NIC
+	timer wheel.Entry
+	// ln is the listener a passive open belongs to until it is accepted.
+	ln       *listener
+	accepted bool
+	// user is set once a TCPConn has been handed out; closed when the user
+	// closed it.
+	user   *TCPConn
+	waitCh chan struct{}
+	// mute suppresses output while a SYN cookie connection is rebuilt.
+	mute bool
+	// reuseAddr is SO_REUSEADDR, inherited by the TIME_WAIT entry.
+	reuseAddr bool
+	removed   bool
+}
+
+// Segment implements tcp.Output: serialise and queue for transmission.
+func (c *conn) Segment(seg *tcp.Segment) {
+	if c.mute {
+		return
+	}
+	c.s.sendTCP(c.nic, c.key.local, c.key.remote, seg)
+}
+
+// Event implements tcp.Output.
+func (c *conn) Event(ev tcp.Event) {
+	s := c.s
+	switch ev.Kind {
+	case tcp.EventStateChange:
+		s.noteStateChange(c.key, ev)
+		switch ev.New {
+		case tcp.Closed:
+			s.pendingRemove(c)
+		case tcp.TimeWait:
+			s.pendingRemove(c)
+		case tcp.Listen:
+			// A passive open that got an RST in SYN_RCVD or gave up: forget it.
+			if ev.Old == tcp.SynReceived {
+				s.pendingRemove(c)
+			}
+		}
+		c.wakeAll()
+	case tcp.EventAccepted:
+		if c.ln != nil && !c.ln.closed {
+			c.ln.synQueue--
+			c.ln.acceptQ = append(c.ln.acceptQ, c)
+			c.ln.wakeAll()
+		}
+	default:
+		c.wakeAll()
+	}
+}
+
+// wakeAll wakes every goroutine waiting on this connection.
+func (c *conn) wakeAll() {
+	if c.waitCh != nil {
+		close(c.waitCh)
+		c.waitCh = nil
+	}
+}
+
+// wait returns a channel closed at the next event (called with s.mu held).
+func (c *conn) wait() <-chan struct{} {
+	if c.waitCh == nil {
+		c.waitCh = make(chan struct{})
+	}
+	return c.waitCh
+}
+
+// pendingRemove takes a finished connection out of the tables. Called from
+// inside engine callbacks, so it only unlinks; afterEngine finishes the job.
+func (s *Stack) pendingRemove(c *conn) {
+	if c.removed {
+		return
+	}
+	c.removed = true
+}
+
+// afterEngine is called after every engine call on c: it moves c to TIME_WAIT
+// or removes it when it is done, and reschedules its timer.
+func (s *Stack) afterEngine(c *conn) {
+	if c.removed {
+		if tw, ok := c.tcb.TimeWaitRecord(); ok && !s.closed {
+			s.enterTimeWait(c, tw)
+		}
+		s.dropConn(c)
+		return
+	}
+	if at, ok := c.tcb.Deadline(); ok {
+		s.wheel.Schedule(&c.timer, at)
+	} else {
+		s.wheel.Cancel(&c.timer)
+	}
+}
+
+// dropConn unlinks c from every table.
+func (s *Stack) dropConn(c *conn) {
+	c.removed = true
+	s.wheel.Cancel(&c.timer)
+	if s.conns[c.key] == c {
+		delete(s.conns, c.key)
+		s.releasePort(c.key.local, c)
+	}
+	if c.ln != nil {
+		if !c.accepted {
+			if c.tcb.State() == tcp.SynReceived || c.tcb.State() == tcp.Listen || !c.inAcceptQueue() {
+				if !c.inAcceptQueue() {
+					c.ln.synQueue--
+					if c.ln.synQueue < 0 {
+						c.ln.synQueue = 0
+					}
+				}
+			}
+			c.ln.removeFromQueue(c)
+		}
+		c.ln = nil
+	}
+	c.wakeAll()
+}
+
+func (c *conn) inAcceptQueue() bool {
+	if c.ln == nil {
+		return false
+	}
+	for _, q := range c.ln.acceptQ {
+		if q == c {
+			return true
+		}
+	}
+	return false
+}
+
+// twEntry is a connection in TIME_WAIT, kept compactly: no TCB, no buffers.
+type twEntry struct {
+	key       connKey
+	tw        tcp.TimeWaitRecord
+	timer     wheel.Entry
+	nic       *NIC
+	reuseAddr bool
+}
+
+func (s *Stack) enterTimeWait(c *conn, tw tcp.TimeWaitRecord) {
+	e := &twEntry{key: c.key, tw: tw, nic: c.nic, reuseAddr: c.reuseAddr}
+	e.timer.Value = e
+	s.timeWait[c.key] = e
+	s.holdPort(c.key.local, e)
+	s.wheel.Schedule(&e.timer, tw.Expires)
+}
+
+func (s *Stack) expireTimeWait(e *twEntry, now time.Duration) {
+	if now < e.tw.Expires {
+		s.wheel.Schedule(&e.timer, e.tw.Expires)
+		return
+	}
+	s.noteStateChange(e.key, tcp.Event{Kind: tcp.EventStateChange, Old: tcp.TimeWait, New: tcp.Closed, Cause: tcp.CauseTimeWaitExpired})
+	s.removeTimeWait(e)
+}
+
+func (s *Stack) removeTimeWait(e *twEntry) {
+	s.wheel.Cancel(&e.timer)
+	if s.timeWait[e.key] == e {
+		delete(s.timeWait, e.key)
+		s.releasePort(e.key.local, e)
+	}
+}
+
+// listener is a passive OPEN on an address and port.
+type listener struct {
+	s        *Stack
+	addr     netip.AddrPort // address may be unspecified (any)
+	backlog  int
+	synQueue int // connections in SYN_RCVD
+	acceptQ  []*conn
+	waitCh   chan struct{}
+	closed   bool
+	user     *TCPListener
+}
+
+func (l *listener) wakeAll() {
+	if l.waitCh != nil {
+		close(l.waitCh)
+		l.waitCh = nil
+	}
+}
+
+func (l *listener) wait() <-chan struct{} {
+	if l.waitCh == nil {
+		l.waitCh = make(chan struct{})
+	}
+	return l.waitCh
+}
+
+func (l *listener) removeFromQueue(c *conn) {
+	for i, q := range l.acceptQ {
+		if q == c {
+			l.acceptQ = append(l.acceptQ[:i], l.acceptQ[i+1:]...)
+			return
+		}
+	}
+}
+
+// portUse records who holds a local port: listeners, connections and
+// TIME_WAIT entries, with their addresses, for bind(2)'s rules.
+type portUse struct {
+	users map[any]portHolder
+}
+
+type portHolder struct {
+	addr      netip.Addr
+	listening bool
+	reuseAddr bool
+	timeWait  bool
+}
+
+func (s *Stack) holdPort(ap netip.AddrPort, who any) {
+	p := s.ports[ap.Port()]
+	if p == nil {
+		p = &portUse{users: map[any]portHolder{}}
+		s.ports[ap.Port()] = p
+	}
+	h := portHolder{addr: ap.Addr()}
+	switch w := who.(type) {
+	case *listener:
+		h.listening = true
+		if w.user != nil {
+			h.reuseAddr = w.user.reuseAddr
+		}
+	case *conn:
+		h.reuseAddr = w.reuseAddr
+	case *twEntry:
+		h.timeWait = true
+		h.reuseAddr = w.reuseAddr
+	case *TCPConn:
+		h.reuseAddr = w.reuseAddr
+	}
+	p.users[who] = h
+}
+
+func (s *Stack) releasePort(ap netip.AddrPort, who any) {
+	p := s.ports[ap.Port()]
+	if p == nil {
+		return
+	}
+	delete(p.users, who)
+	if len(p.users) == 0 {
+		delete(s.ports, ap.Port())
+	}
+}
+
+// bindConflict applies Linux's bind rules: a port is taken when another
+// socket holds it on the same or a wildcard address, unless both set
+// SO_REUSEADDR and the other is not listening (TIME_WAIT entries included).
+func (s *Stack) bindConflict(ap netip.AddrPort, reuseAddr, listening bool) bool {
+	p := s.ports[ap.Port()]
+	if p == nil {
+		return false
+	}
+	for _, h := range p.users {
+		if h.addr.Is4() != ap.Addr().Is4() && !h.addr.IsUnspecified() && !ap.Addr().IsUnspecified() {
+			continue
+		}
+		overlap := h.addr == ap.Addr() || h.addr.IsUnspecified() || ap.Addr().IsUnspecified()
+		if !overlap {
+			continue
+		}
+		if reuseAddr && h.reuseAddr && !h.listening {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// ephemeralPort picks a local port for a connection to remote from local, by
+// RFC 6056 Algorithm 3 (a keyed hash of the addresses chooses where to start
+// searching; a counter spreads successive connections).
+func (s *Stack) ephemeralPort(local netip.Addr, remote netip.AddrPort) (uint16, bool) {
+	lo, hi := uint32(s.opts.EphemeralPorts[0]), uint32(s.opts.EphemeralPorts[1])
+	n := hi - lo + 1
+	var buf [38]byte
+	l16, r16 := local.As16(), remote.Addr().As16()
+	copy(buf[0:16], l16[:])
+	copy(buf[16:32], r16[:])
+	binary.BigEndian.PutUint16(buf[32:], remote.Port())
+	binary.BigEndian.PutUint32(buf[34:], 0x5eed)
+	offset := s.isn.Hash(buf[:])
+	for i := uint32(0); i < n; i++ {
+		port := uint16(lo + (offset+s.nextEph+i)%n)
+		k := connKey{local: netip.AddrPortFrom(local, port), remote: remote}
+		if _, used := s.conns[k]; used {
+			continue
+		}
+		if _, used := s.timeWait[k]; used {
+			continue
+		}
+		if p := s.ports[port]; p != nil && s.portHasListenerOrBind(p, local) {
+			continue
+		}
+		s.nextEph += i + 1
+		return port, true
+	}
+	return 0, false
+}
+
+func (s *Stack) portHasListenerOrBind(p *portUse, local netip.Addr) bool {
+	for who, h := range p.users {
+		if _, isConn := who.(*conn); isConn {
+			continue
+		}
+		if _, isTW := who.(*twEntry); isTW {
+			continue
+		}
+		if h.addr == local || h.addr.IsUnspecified() {
+			return true
+		}
+	}
+	return false
+}
+
+// newConn creates a connection record with a fresh TCB.
+func (s *Stack) newConn(key connKey, nic *NIC) (*conn, error) {
+	c := &conn{s: s, key: key, nic: nic}
+	c.timer.Value = c
+	tcb, err := tcp.New(s.cfg, c)
+	if err != nil {
+		return nil, err
+	}
+	tcb.SetChallengeLimiter(&s.challenge)
+	c.tcb = tcb
+	return c, nil
+}
+
+// openOptions are the per-connection values the stack chooses.
+func (s *Stack) openOptions(key connKey, nic *NIC, isn uint32) tcp.OpenOptions {
+	hdr := 40
+	if key.local.Addr().Is6() {
+		hdr = 60
+	}
+	mss := nic.mtu - hdr
+	if mss > 65535 {
+		mss = 65535
+	}
+	return tcp.OpenOptions{
+		ISN:      isn,
+		MSS:      uint16(mss),
+		TSOffset: s.isn.TSOffset(key.local.Addr(), key.remote.Addr()),
+	}
+}
+
+// inputTCP demultiplexes one TCP segment (RFC 9293 3.10.7): to its
+// connection, its TIME_WAIT entry, a listener, or an RST.
+func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, now time.Duration) {
+	th, err := wire.ParseTCP(pkt)
+	if err != nil {
+		s.stats.BadTCPHeader++
+		return
+	}
+	if !nic.off.RxChecksumValid && !th.VerifyChecksum(src, dst) {
+		s.stats.BadTCPChecksum++
+		return
+	}
+	var seg tcp.Segment
+	if err := th.ParseOptions(&seg.Options); err != nil {
+		// RFC 9293 MUST-68/69: a malformed option list is treated as a bad
+		// segment and dropped.
+		s.stats.BadTCPOptions++
+		return
+	}
+	seg.Seq, seg.Ack, seg.Flags, seg.Window, seg.Urgent = th.Seq(), th.Ack(), th.Flags(), th.Window(), th.Urgent()
+	seg.Payload = th.Payload()
+	key := connKey{local: netip.AddrPortFrom(dst, th.DstPort()), remote: netip.AddrPortFrom(src, th.SrcPort())}
+
+	if c := s.conns[key]; c != nil {
+		c.tcb.Input(now, &seg)
+		s.afterEngine(c)
+		return
+	}
+	if e := s.timeWait[key]; e != nil {
+		reply, send, v := e.tw.Input(now, s.cfg, &seg)
+		if send {
+			s.sendTCP(e.nic, key.local, key.remote, &reply)
+		}
+		switch v {
+		case tcp.TimeWaitClose:
+			s.noteStateChange(key, tcp.Event{Kind: tcp.EventStateChange, Old: tcp.TimeWait, New: tcp.Closed, Cause: tcp.CauseResetReceived})
+			s.removeTimeWait(e)
+		case tcp.TimeWaitNewSYN:
+			if l := s.findListener(key.local); l != nil {
+				s.stats.TimeWaitReused++
+				isn := e.tw.NextISN()
+				s.removeTimeWait(e)
+				s.passiveOpen(l, nic, key, &seg, now, isn)
+				return
+			}
+			reply := e.tw
+			r, _, _ := reply.Input(now, s.cfg, &tcp.Segment{Flags: wire.FlagACK, Seq: e.tw.RcvNxt + 1})
+			s.sendTCP(e.nic, key.local, key.remote, &r)
+		default:
+			s.wheel.Schedule(&e.timer, e.tw.Expires)
+		}
+		return
+	}
+	if l := s.findListener(key.local); l != nil {
+		s.inputListener(l, nic, key, &seg, now)
+		return
+	}
+	s.sendReset(nic, key, &seg)
+}
+
+func (s *Stack) findListener(local netip.AddrPort) *listener {
+	if l := s.listeners[local]; l != nil && !l.closed {
+		return l
+	}
+	any4 := netip.AddrPortFrom(netip.IPv4Unspecified(), local.Port())
+	any6 := netip.AddrPortFrom(netip.IPv6Unspecified(), local.Port())
+	if local.Addr().Is4() {
+		if l := s.listeners[any4]; l != nil && !l.closed {
+			return l
+		}
+	}
+	// An IPv6 wildcard listener also accepts IPv4 (dual stack, like Linux
+	// with net.ipv6.bindv6only=0).
+	if l := s.listeners[any6]; l != nil && !l.closed {
+		return l
+	}
+	return nil
+}
+
+// sendReset answers a segment that has no connection (RFC 9293 3.10.7.1).
+func (s *Stack) sendReset(nic *NIC, key connKey, seg *tcp.Segment) {
+	rst, ok := tcp.ResetFor(seg)
+	if !ok {
+		return
+	}
+	s.stats.ResetsSent++
+	s.sendTCP(nic, key.local, key.remote, &rst)
+}
+
+// inputListener handles a segment for a listening port (RFC 9293 3.10.7.2),
+// with Linux's queues and SYN cookies.
+func (s *Stack) inputListener(l *listener, nic *NIC, key connKey, seg *tcp.Segment, now time.Duration) {
+	f := seg.Flags
+	switch {
+	case f&wire.FlagRST != 0:
+		return
+	case f&wire.FlagACK != 0 && f&wire.FlagSYN == 0:
+		// Possibly the ACK completing a SYN-cookie handshake.
+		if s.opts.Syncookies != 0 && s.tryCookie(l, nic, key, seg, now) {
+			return
+		}
+		s.sendReset(nic, key, seg)
+		return
+	case f&wire.FlagACK != 0:
+		s.sendReset(nic, key, seg)
+		return
+	case f&wire.FlagSYN == 0:
+		return
+	}
+	if len(l.acceptQ) >= l.backlog {
+		// Linux drops SYNs while the accept queue is full.
+		s.stats.ListenOverflows++
+		s.stats.ListenDrops++
+		return
+	}
+	if s.opts.Syncookies == 2 || (l.synQueue >= l.backlog && s.opts.Syncookies == 1) {
+		s.sendCookie(l, nic, key, seg, now)
+		return
+	}
+	if l.synQueue >= l.backlog {
+		s.stats.ListenDrops++
+		return
+	}
+	isn := s.isn.ISN(now, key.local, key.remote)
+	s.passiveOpen(l, nic, key, seg, now, isn)
+}
+
+// passiveOpen creates a connection for a SYN to listener l.
+func (s *Stack) passiveOpen(l *listener, nic *NIC, key connKey, seg *tcp.Segment, now time.Duration, isn uint32) {
+	c, err := s.newConn(key, nic)
+	if err != nil {
+		return
+	}
+	if l.user != nil {
+		c.reuseAddr = l.user.reuseAddr
+		l.user.applyInherited(c.tcb)
+	}
+	if err := c.tcb.Listen(now, s.openOptions(key, nic, isn)); err != nil {
+		return
+	}
+	c.ln = l
+	l.synQueue++
+	s.conns[key] = c
+	s.holdPort(key.local, c)
+	s.stats.PassiveOpen++
+	c.tcb.Input(now, seg)
+	s.afterEngine(c)
+}
+
+// ensure syscall is referenced for errors used by other files.
+var _ = syscall.EADDRINUSE
