@@ -148,8 +148,8 @@ type TCPListener struct {
 	s         *Stack
 	l         *listener
 	reuseAddr bool
-	mu sync.Mutex
-	dl time.Time
+	mu        sync.Mutex
+	dl        time.Time
 }
 
 // applyInherited sets what an accepted connection inherits: TCP_NODELAY,

@@ -230,41 +230,68 @@ func (l *listener) removeFromQueue(c *conn) {
 	}
 }
 
-// portUse records who holds a local port: listeners, connections and
-// TIME_WAIT entries, with their addresses, for bind(2)'s rules.
+// portUse records who holds a local port, for bind(2)'s rules: listeners
+// individually (there are few), connections and TIME_WAIT entries as counts
+// per local address (there may be millions, and each must stay small).
 type portUse struct {
-	users map[any]portHolder
+	listeners []*listener
+	binds     []*TCPConn // reserved by an explicit bind, not yet connected
+	conns     []addrCount
+	tws       []addrCount
 }
 
-type portHolder struct {
-	addr      netip.Addr
-	listening bool
-	reuseAddr bool
-	timeWait  bool
+type addrCount struct {
+	addr    netip.Addr
+	n       int32
+	noReuse int32 // holders without SO_REUSEADDR
+}
+
+func (p *portUse) empty() bool {
+	return len(p.listeners) == 0 && len(p.binds) == 0 && len(p.conns) == 0 && len(p.tws) == 0
+}
+
+func countAdd(list []addrCount, a netip.Addr, reuse bool, delta int32) []addrCount {
+	for i := range list {
+		if list[i].addr == a {
+			list[i].n += delta
+			if !reuse {
+				list[i].noReuse += delta
+			}
+			if list[i].n <= 0 {
+				return append(list[:i], list[i+1:]...)
+			}
+			return list
+		}
+	}
+	if delta > 0 {
+		c := addrCount{addr: a, n: delta}
+		if !reuse {
+			c.noReuse = delta
+		}
+		list = append(list, c)
+	}
+	return list
+}
+
+func (s *Stack) portUse(port uint16) *portUse {
+	p := s.ports[port]
+	if p == nil {
+		p = &portUse{}
+		s.ports[port] = p
+	}
+	return p
 }
 
 func (s *Stack) holdPort(ap netip.AddrPort, who any) {
-	p := s.ports[ap.Port()]
-	if p == nil {
-		p = &portUse{users: map[any]portHolder{}}
-		s.ports[ap.Port()] = p
-	}
-	h := portHolder{addr: ap.Addr()}
+	p := s.portUse(ap.Port())
 	switch w := who.(type) {
 	case *listener:
-		h.listening = true
-		if w.user != nil {
-			h.reuseAddr = w.user.reuseAddr
-		}
+		p.listeners = append(p.listeners, w)
 	case *conn:
-		h.reuseAddr = w.reuseAddr
+		p.conns = countAdd(p.conns, ap.Addr(), w.reuseAddr, 1)
 	case *twEntry:
-		h.timeWait = true
-		h.reuseAddr = w.reuseAddr
-	case *TCPConn:
-		h.reuseAddr = w.reuseAddr
+		p.tws = countAdd(p.tws, ap.Addr(), w.reuseAddr, 1)
 	}
-	p.users[who] = h
 }
 
 func (s *Stack) releasePort(ap netip.AddrPort, who any) {
@@ -272,32 +299,55 @@ func (s *Stack) releasePort(ap netip.AddrPort, who any) {
 	if p == nil {
 		return
 	}
-	delete(p.users, who)
-	if len(p.users) == 0 {
+	switch w := who.(type) {
+	case *listener:
+		for i, l := range p.listeners {
+			if l == w {
+				p.listeners = append(p.listeners[:i], p.listeners[i+1:]...)
+				break
+			}
+		}
+	case *conn:
+		p.conns = countAdd(p.conns, ap.Addr(), w.reuseAddr, -1)
+	case *twEntry:
+		p.tws = countAdd(p.tws, ap.Addr(), w.reuseAddr, -1)
+	}
+	if p.empty() {
 		delete(s.ports, ap.Port())
 	}
 }
 
+func overlaps(a, b netip.Addr) bool {
+	if a.IsUnspecified() || b.IsUnspecified() {
+		return a.Is4() == b.Is4() || a.Is6() && a.IsUnspecified() || b.Is6() && b.IsUnspecified()
+	}
+	return a == b
+}
+
 // bindConflict applies Linux's bind rules: a port is taken when another
 // socket holds it on the same or a wildcard address, unless both set
-// SO_REUSEADDR and the other is not listening (TIME_WAIT entries included).
+// SO_REUSEADDR and the other is not listening (TIME_WAIT entries and
+// connections inherit SO_REUSEADDR from the socket they came from).
 func (s *Stack) bindConflict(ap netip.AddrPort, reuseAddr, listening bool) bool {
 	p := s.ports[ap.Port()]
 	if p == nil {
 		return false
 	}
-	for _, h := range p.users {
-		if h.addr.Is4() != ap.Addr().Is4() && !h.addr.IsUnspecified() && !ap.Addr().IsUnspecified() {
-			continue
+	a := ap.Addr()
+	for _, l := range p.listeners {
+		if overlaps(l.addr.Addr(), a) {
+			return true
 		}
-		overlap := h.addr == ap.Addr() || h.addr.IsUnspecified() || ap.Addr().IsUnspecified()
-		if !overlap {
-			continue
+	}
+	for _, list := range [][]addrCount{p.conns, p.tws} {
+		for _, c := range list {
+			if !overlaps(c.addr, a) {
+				continue
+			}
+			if !reuseAddr || c.noReuse > 0 {
+				return true
+			}
 		}
-		if reuseAddr && h.reuseAddr && !h.listening {
-			continue
-		}
-		return true
 	}
 	return false
 }
@@ -334,18 +384,12 @@ func (s *Stack) ephemeralPort(local netip.Addr, remote netip.AddrPort) (uint16, 
 }
 
 func (s *Stack) portHasListenerOrBind(p *portUse, local netip.Addr) bool {
-	for who, h := range p.users {
-		if _, isConn := who.(*conn); isConn {
-			continue
-		}
-		if _, isTW := who.(*twEntry); isTW {
-			continue
-		}
-		if h.addr == local || h.addr.IsUnspecified() {
+	for _, l := range p.listeners {
+		if overlaps(l.addr.Addr(), local) {
 			return true
 		}
 	}
-	return false
+	return len(p.binds) > 0
 }
 
 // newConn creates a connection record with a fresh TCB.

@@ -18,11 +18,14 @@ type Config struct {
 	// SACK enables selective acknowledgements, RFC 2018 (tcp_sack).
 	SACK bool
 
-	// SynRetries is how many times an unanswered SYN is retransmitted
-	// before connect fails with ETIMEDOUT (tcp_syn_retries, 6).
+	// SynRetries bounds the retransmissions of an unanswered SYN before
+	// connect fails with ETIMEDOUT (tcp_syn_retries, 6). As in Linux 6.5+,
+	// SYN_SENT allows SynRetries + SynLinearTimeouts retransmissions, within
+	// the time SynRetries exponentially backed-off ones would take (127 s):
+	// with the defaults, 10 retransmissions and ETIMEDOUT after 131 s.
 	SynRetries int
 	// SynLinearTimeouts is how many of those retransmissions keep the initial
-	// RTO instead of doubling it (tcp_syn_linear_timeouts, 4, Linux 6.x).
+	// RTO instead of doubling it (tcp_syn_linear_timeouts, 4, Linux 6.5+).
 	SynLinearTimeouts int
 	// SynackRetries is how many times a SYN-ACK is retransmitted before a
 	// passive open gives up (tcp_synack_retries, 5).

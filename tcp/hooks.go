@@ -41,3 +41,7 @@ func (t *TCB) Queues() (recvQ, sendQ int) { return t.rcvBuf.readable(), t.sndBuf
 // Err returns the error that ended the connection (ECONNREFUSED,
 // ECONNRESET, ETIMEDOUT...), without consuming it, or nil.
 func (t *TCB) Err() error { return t.err }
+
+// BufferMemory returns the bytes of backing arrays the send and receive
+// buffers hold (what ss -m reports as wmem/rmem allocations).
+func (t *TCB) BufferMemory() (snd, rcv int) { return t.sndBuf.memory(), t.rcvBuf.memory() }

@@ -262,13 +262,26 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 	if t.state == SynReceived && f&wire.FlagSYN != 0 && f&wire.FlagRST == 0 && seg.Seq == t.irs {
 		if f&wire.FlagACK == 0 {
 			t.stats.SYNRetransmitted++
+			if t.oowRateLimited() {
+				// Linux's tcp_check_req rate-limits these replies too.
+				return
+			}
 			t.sendSYN(true)
+			if t.passive {
+				// As Linux's tcp_check_req: the SYN-ACK timer restarts from
+				// this retransmission (with the current backoff).
+				t.rtxTimer.set(t.now + t.rtoBackedOff())
+			}
 			return
 		}
 		if !t.passive && seqGT(seg.Ack, t.iss) && seqLEQ(seg.Ack, t.sndNxt) {
 			seg2 := *seg
 			seg2.Flags &^= wire.FlagSYN
 			seg2.Seq++
+			// Linux sees the SYN-ACK as a retransmission of the peer's SYN
+			// (old data, tcp_data_queue) and acknowledges it at once.
+			t.ackPending = true
+			t.quickAck()
 			t.inputSynchronized(&seg2)
 			return
 		}
@@ -491,7 +504,10 @@ func (t *TCB) processAck(seg *Segment) bool {
 		t.sndWl1, t.sndWl2 = seg.Seq, ack
 		t.quickAcks = t.cfg.QuickAcks
 		t.setState(Established, CauseHandshakeAck)
-		t.out.Event(Event{Kind: EventAccepted})
+		if t.passive {
+			// Only a passive open has a listener to hand the connection to.
+			t.out.Event(Event{Kind: EventAccepted})
+		}
 		t.raise(EventWritable)
 		t.armKeepalive()
 		if t.finQueued {
@@ -507,7 +523,14 @@ func (t *TCB) processAck(seg *Segment) bool {
 		t.sendChallengeAck()
 		return false
 	}
-	if seqLT(ack, t.sndUna-t.maxSndWnd) {
+	// Like Linux's tcp_ack, MAX.SND.WND is bounded by the bytes acknowledged
+	// so far, so that an ACK for data never sent (such as 0 right after the
+	// handshake) is not taken for an old duplicate.
+	maxWnd := t.maxSndWnd
+	if uint64(maxWnd) > t.info.bytesAcked {
+		maxWnd = uint32(t.info.bytesAcked)
+	}
+	if seqLT(ack, t.sndUna-maxWnd) {
 		t.stats.AckTooOld++
 		t.sendChallengeAck()
 		return false
@@ -580,6 +603,11 @@ func (t *TCB) ackNewData(seg *Segment) {
 		}
 		t.sndBuf.consume(dataAcked)
 		t.sndBufSeq += uint32(dataAcked)
+		if t.sndBuf.Len() == 0 {
+			// Everything acknowledged: an idle connection keeps no send
+			// buffer memory.
+			t.sndBuf.shrink()
+		}
 		t.info.bytesAcked += uint64(dataAcked)
 	}
 	ackedSegs := (acked + uint32(t.mss) - 1) / uint32(t.mss)
@@ -851,7 +879,10 @@ func (t *TCB) ackIfNeeded() {
 		t.ackPending = false
 		return
 	}
-	if t.segsUnAck >= 2 || t.quickAcks > 0 {
+	// Linux's __tcp_ack_snd_check: also ACK once more than one receive MSS
+	// has arrived since the last ACK, so that streams of small segments
+	// are acknowledged every 2*RMSS bytes too (SHLD-19).
+	if t.segsUnAck >= 2 || t.quickAcks > 0 || int(t.rcvNxt-t.lastAckSent) > t.rcvMSS {
 		t.sendAck()
 		return
 	}

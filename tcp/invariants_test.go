@@ -139,7 +139,9 @@ func checkInvariants(t *TCB) error {
 		if !t.finQueued {
 			return fmt.Errorf("%v without our FIN queued", st)
 		}
-	case SynSent, SynReceived, Established, CloseWait:
+	case SynSent, Established, CloseWait:
+		// (In SYN_RCVD a CLOSE queues the FIN until the handshake
+		// completes, RFC 9293 3.10.4.)
 		if t.finQueued {
 			return fmt.Errorf("%v with our FIN queued", st)
 		}

@@ -71,6 +71,9 @@ func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
 	}
 	t.info.segsOut++
 	t.out.Segment(s)
+	// Drop the alias into the send buffer, or an idle connection would keep
+	// a released buffer alive through its scratch segment.
+	s.Payload = nil
 }
 
 // fillSACK puts the out-of-order ranges into the SACK option, the block most

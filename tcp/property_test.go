@@ -512,8 +512,11 @@ func runScenario(fail func(string, ...any), sc scenario) simResult {
 		fail("B listen: %v", err)
 	}
 	b.after("open")
-	a.nextApp = n.now + sc.connectDelay
-	b.nextApp = n.now
+	connectAt := n.now + sc.connectDelay
+	if sc.simOpen {
+		// Both SYNs must leave before either arrives.
+		connectAt = n.now
+	}
 	connected := false
 
 	const maxSteps = 4_000_000
@@ -532,11 +535,14 @@ func runScenario(fail func(string, ...any), sc scenario) simResult {
 		if len(n.q) > 0 {
 			consider(n.q[0].at)
 		}
+		if !connected {
+			consider(connectAt)
+		}
 		for _, e := range []*simEnd{a, b} {
 			if d, dok := e.tcb.Deadline(); dok {
 				consider(d)
 			}
-			if !e.closed {
+			if connected && !e.closed {
 				if e.wake {
 					consider(n.now)
 				}
@@ -552,8 +558,9 @@ func runScenario(fail func(string, ...any), sc scenario) simResult {
 		if next > n.now {
 			n.now = next
 		}
-		if !connected && n.now >= a.nextApp {
+		if !connected && n.now >= connectAt {
 			connected = true
+			a.nextApp, b.nextApp = n.now, n.now
 			if err := a.tcb.Connect(n.now, sc.open[0]); err != nil {
 				fail("A connect: %v", err)
 			}

@@ -290,4 +290,3 @@ func r9Data(out []Segment) []Segment {
 	}
 	return d
 }
-

@@ -284,9 +284,9 @@ func TestState_CloseWithUnreadData_Timestamps(t *testing.T) {
 		stIn("0.100", ". 5001:5001(0) ack 1001 win 502 <nop,nop,TS val 800 ecr 100000>"),
 		stEv(stChange(SynReceived, Established, CauseHandshakeAck), stAccepted),
 		stIn("0.200", "P. 5001:6001(1000) ack 1001 win 502 <nop,nop,TS val 801 ecr 100000>"),
-		stOut("+0", ". 1001:1001(0) ack 6001 win 510 <TS val 100200 ecr 801>"),
+		stOut("+0", ". 1001:1001(0) ack 6001 win 509 <TS val 100200 ecr 801>"),
 		stClose("1.200"),
-		stOut("+0", "R. 1001:1001(0) ack 6001 win 510 <TS val 101200 ecr 801>"),
+		stOut("+0", "R. 1001:1001(0) ack 6001 win 509 <TS val 101200 ecr 801>"),
 		stEv(stChange(Established, Closed, CauseCloseUnreadData)),
 	}}.run(t)
 }

@@ -71,7 +71,7 @@ func TestState_SynSentToEstablished_Timestamps_RFC7323_4_3(t *testing.T) {
 		stOut("+0", ". 1001:1001(0) ack 5001 win 502 <TS val 100100 ecr 700>"),
 		stEv(stChange(SynSent, Established, CauseSynAckReceived)),
 		stIn("0.200", "P. 5001:5011(10) ack 1001 win 509 <TS val 800 ecr 100100>"),
-		stOut("+0", ". 1001:1001(0) ack 5011 win 511 <TS val 100200 ecr 800>"),
+		stOut("+0", ". 1001:1001(0) ack 5011 win 502 <TS val 100200 ecr 800>"),
 		stRead("+0", stFill(5001, 10), nil),
 	}}.run(t)
 }
@@ -294,10 +294,12 @@ func TestState_SimultaneousOpenAck_RFC9293_3_10_7_4(t *testing.T) {
 	}}.run(t)
 }
 
-// TestState_SynRcvdToFinWait1_RFC9293_3_10_4: CLOSE in SYN_RCVD (possible
-// for a simultaneous open) sends a FIN and enters FIN_WAIT_1; the peer's ACK
-// of SYN and FIN then leads to FIN_WAIT_2.
-func TestState_SynRcvdToFinWait1_RFC9293_3_10_4(t *testing.T) {
+// TestState_SynRcvdClose_RFC9293_3_10_4: CLOSE in SYN_RCVD (possible for a
+// simultaneous open). synfin takes RFC 9293 3.10.4's "queue for processing
+// after entering ESTABLISHED" branch: nothing is sent and the SYN-ACK keeps
+// being retransmitted; the ACK of our SYN then moves to ESTABLISHED and at
+// once to FIN_WAIT_1 with the FIN.
+func TestState_SynRcvdClose_RFC9293_3_10_4(t *testing.T) {
 	stScript{steps: []stStep{
 		stConnect("0"),
 		stOut("+0", "S 1000:1000(0) win 64240 <mss 1460,sackOK,wscale 7>"),
@@ -306,11 +308,14 @@ func TestState_SynRcvdToFinWait1_RFC9293_3_10_4(t *testing.T) {
 		stOut("+0", "S. 1000:1000(0) ack 5001 win 64240 <mss 1460,sackOK,wscale 7>"),
 		stEv(stChange(SynSent, SynReceived, CauseSimultaneousOpen)),
 		stClose("0.15"),
+		stState(SynReceived),
+		stOut("1.1", "S. 1000:1000(0) ack 5001 win 64240 <mss 1460,sackOK,wscale 7>"),
+		stIn("1.2", ". 5001:5001(0) ack 1001 win 502"),
 		stOut("+0", "F. 1001:1001(0) ack 5001 win 502"),
-		stEv(stChange(SynReceived, FinWait1, CauseClose)),
-		stIn("0.2", ". 5001:5001(0) ack 1002 win 502"),
+		stEv(stChange(SynReceived, Established, CauseHandshakeAck), stChange(Established, FinWait1, CauseClose)),
+		stIn("1.3", ". 5001:5001(0) ack 1002 win 502"),
 		stEv(stChange(FinWait1, FinWait2, CauseFinAcked)),
-		stIn("0.3", "F. 5001:5001(0) ack 1002 win 502"),
+		stIn("1.4", "F. 5001:5001(0) ack 1002 win 502"),
 		stOut("+0", ". 1002:1002(0) ack 5002 win 502"),
 		stEv(stChange(FinWait2, TimeWait, CauseFinReceived)),
 	}}.run(t)

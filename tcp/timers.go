@@ -54,9 +54,18 @@ func (t *TCB) Tick(now Time) {
 func (t *TCB) retransmitTimer() {
 	switch t.state {
 	case SynSent:
-		// Linux 6.x: tcp_syn_retries retransmissions; the first
-		// tcp_syn_linear_timeouts keep the initial RTO, then it doubles.
-		if t.retrans >= t.cfg.SynRetries {
+		// Linux 6.5+: the first tcp_syn_linear_timeouts retransmissions
+		// keep the initial RTO, then it doubles. tcp_write_timeout allows
+		// tcp_syn_retries + tcp_syn_linear_timeouts retransmissions in
+		// SYN_SENT, and no longer than tcp_syn_retries exponential ones
+		// from the initial RTO would take, counted from the first SYN
+		// (retransmits_timed_out): with the defaults, SYNs at 0, 1, 2, 3,
+		// 4, 5, 7, 11, 19, 35 and 67 s and ETIMEDOUT at 131 s.
+		if t.retrans == 0 {
+			t.retransStart = t.now - t.rtoBackedOff()
+		}
+		if t.retrans >= t.cfg.SynRetries+t.cfg.SynLinearTimeouts ||
+			t.retrans > 0 && t.now-t.retransStart >= retriesBudget(t.cfg.SynRetries, t.cfg.RTOInitial, t.cfg.RTOMax) {
 			t.fail(syscall.ETIMEDOUT, CauseSynTimeout)
 			return
 		}

@@ -45,9 +45,8 @@ type Net struct {
 
 	// The step being recorded, and what it produced.
 	cur       *Step
-	curRetx   bool // the step retransmitted something
-	curAck    bool // the step sent a pure ACK
-	curLost   []Step
+	curRetx   bool             // the step retransmitted something
+	curAck    bool             // the step sent a pure ACK
 	deadlines [2]time.Duration // the ends' deadlines when the step began
 }
 
@@ -247,7 +246,7 @@ func (n *Net) states() [2]tcp.State {
 // begin starts recording a step.
 func (n *Net) begin(kind StepKind, side Side) {
 	n.cur = &Step{Kind: kind, At: n.now, Side: side, Before: n.states()}
-	n.curRetx, n.curAck, n.curLost = false, false, nil
+	n.curRetx, n.curAck = false, false
 	for _, e := range n.ends {
 		n.deadlines[e.side] = -1
 		if e.tcb != nil {
@@ -279,8 +278,6 @@ func (n *Net) finish(optional bool) {
 	if !optional || len(st.Changes) > 0 || len(st.Sent) > 0 || len(st.Notes) > 0 {
 		n.trace.Steps = append(n.trace.Steps, *st)
 	}
-	n.trace.Steps = append(n.trace.Steps, n.curLost...)
-	n.curLost = nil
 }
 
 // timerText says which timer fired, judging by what it did.
@@ -368,11 +365,12 @@ func (n *Net) transmit(e *end, s *tcp.Segment) {
 	}
 	for _, l := range n.losses {
 		if !l.used && l.Side == e.side && l.Match(s, e.state) {
+			// Lost on the way: it travels like the others, so that the
+			// trace shows it where it would have arrived, but its
+			// receiver never sees it.
 			l.used = true
 			seg.Lost = true
-			st := n.states()
-			n.curLost = append(n.curLost, Step{Kind: LostStep, At: n.now, Side: e.side, Seg: seg, Before: st, After: st})
-			return
+			break
 		}
 	}
 	n.flight = append(n.flight, seg)
@@ -481,9 +479,14 @@ func sameSegment(want, got *tcp.Segment) error {
 }
 
 // deliver hands an arriving segment, parsed afresh from its packet, to its
-// receiver.
+// receiver; a lost one is only recorded.
 func (n *Net) deliver(seg *Segment) {
 	to := n.ends[seg.To]
+	if seg.Lost {
+		st := n.states()
+		n.trace.Steps = append(n.trace.Steps, Step{Kind: LostStep, At: n.now, Side: seg.From, Seg: seg, Before: st, After: st})
+		return
+	}
 	_, ts, err := decode(seg.Packet)
 	if err != nil {
 		n.err = fmt.Errorf("tour: segment %d does not parse on arrival: %w", seg.ID, err)
@@ -534,6 +537,7 @@ func (n *Net) do(a Action) error {
 	case Write:
 		n.call(e, func() string {
 			k, err := t.Write(n.now, []byte(a.Data))
+			n.cur.Data = []byte(a.Data[:k])
 			if err != nil {
 				return fmt.Sprintf("write(%s)%s", preview([]byte(a.Data)), result(err))
 			}
@@ -571,6 +575,7 @@ func (n *Net) read(e *end) bool {
 		switch {
 		case k > 0:
 			again = true
+			n.cur.Data = slices.Clone(buf[:k])
 			return fmt.Sprintf("read() = %d %s", k, preview(buf[:k]))
 		case err == io.EOF:
 			e.appDone = true

@@ -114,9 +114,9 @@ func Scenarios() []*Scenario {
 			Description: "A and B both call connect() towards each other at the same moment and nobody listens: " +
 				"the two SYNs cross. Each end, in SYN_SENT, receives a SYN without ACK, answers with a SYN-ACK " +
 				"that repeats its own SYN's sequence number, and moves to SYN_RCVD (RFC 9293 3.10.7.3, fourth " +
-				"check). When the other's SYN-ACK arrives and acknowledges its SYN, it is ESTABLISHED: four " +
-				"segments instead of three, and no LISTEN anywhere. Then A closes, and B closes as soon as it " +
-				"reads end of file.",
+				"check). When the other's SYN-ACK arrives and acknowledges its SYN, it is ESTABLISHED. Each end " +
+				"sent a SYN and a SYN-ACK, and neither was ever in LISTEN. Then A closes, and B closes as soon " +
+				"as it reads end of file.",
 			Apps: [2]App{reader, closer},
 			Actions: []Action{
 				act(0, A, Connect),

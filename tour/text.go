@@ -17,7 +17,7 @@ import (
 // rows are as wide as their columns, under 120 columns for the tour.
 const (
 	TextWidth  = 100
-	CauseWidth = 118
+	CauseWidth = 120
 )
 
 // WriteText renders a trace as text: a header saying what the scenario
@@ -71,6 +71,15 @@ func formatDuration(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// Legend explains how to read what WriteText writes.
+const Legend = `How to read the tour: each row is one event at a virtual time (seconds): an application's call,
+a timer, or a segment as it arrives (a lost one when it would have), with its header fields parsed
+from the bytes that went over the wire: flags as tcpdump writes them ("S." is SYN+ACK, "F." FIN+ACK,
+"P." PSH+ACK, "R." RST+ACK, "." ACK alone), absolute seq and ack, payload length, the raw window
+field and the options (TS is TSval/TSecr). The last two columns are both ends' states after the
+event; under a row, "> end OLD -> NEW [rule]" is a state change and the rule that made it.
+`
 
 // columns of the table, in order.
 const (

@@ -46,7 +46,8 @@ const (
 	CallStep StepKind = iota + 1
 	// SegmentStep: a segment arrived and its receiver processed it.
 	SegmentStep
-	// LostStep: a segment was lost on the way; At is when it was sent.
+	// LostStep: a segment was lost on the way; At is when it would have
+	// arrived.
 	LostStep
 	// TimerStep: one of an end's timers expired and made it send something
 	// or change state.
@@ -72,7 +73,7 @@ func (k StepKind) String() string {
 type Step struct {
 	Kind StepKind
 	// At is the virtual time since the scenario started: when the call was
-	// made, the timer fired, or the segment arrived (LostStep: was sent).
+	// made, the timer fired, or the segment arrived (LostStep: would have).
 	At time.Duration
 	// Side is the end that made the call, whose timer fired, or that sent
 	// the segment.
@@ -80,6 +81,8 @@ type Step struct {
 	// Text describes a call ("close()", `write("hello") = 5`) or a timer
 	// ("retransmission timer expired").
 	Text string
+	// Data is what a write call queued or a read call returned.
+	Data []byte
 	// Seg is the segment of a SegmentStep or LostStep, as parsed from the
 	// bytes that went over the wire.
 	Seg *Segment

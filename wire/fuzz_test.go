@@ -20,7 +20,7 @@ func fuzzSeeds(tb testing.TB) (ip4, ip6, tcp [][]byte) {
 		tcp = append(tcp, BuildTCP(nil, &h, &l.o, []byte("GET / HTTP/1.1\r\n")))
 	}
 	tcp = append(tcp,
-		unhex(tb, "0050 9c40 00000001 00000002 5014 0000 0000 0000"),        // RST-ACK
+		unhex(tb, "0050 9c40 00000001 00000002 5014 0000 0000 0000"),           // RST-ACK
 		unhex(tb, "0050 9c40 00000001 00000002 6010 0000 0000 0000 0303 0f00"), // wscale 15
 		unhex(tb, "0050 9c40 00000001 00000002 6010 0000 0000 0000 fe02 0100"), // unknown + nop + eol
 		unhex(tb, "0050 9c40 00000001 00000002 6010 0000 0000 0000 0201 0000"), // bad length

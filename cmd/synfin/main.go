@@ -191,6 +191,7 @@ func runTour(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
+	fmt.Fprint(stdout, tour.Legend+"\n")
 	for i, tr := range traces {
 		if i > 0 {
 			fmt.Fprintln(stdout)

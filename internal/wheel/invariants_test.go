@@ -9,6 +9,9 @@ import (
 func (w *Wheel) verify() error {
 	g := int64(w.gran)
 	lo, hi := w.cur>>unitShift+1, (w.cur+1)>>unitShift+1
+	if w.cur+1 == 0 {
+		hi = lo
+	}
 	if w.hc < lo || w.hc > hi {
 		return fmt.Errorf("upper cursor %d outside [%d, %d] (cur %d)", w.hc, lo, hi, w.cur)
 	}
@@ -23,6 +26,9 @@ func (w *Wheel) verify() error {
 			if bit != (h != nil) {
 				return fmt.Errorf("list %d: bitmap bit %v, non-empty %v", idx, bit, h != nil)
 			}
+		}
+		if idx >= pendBase && h == nil && w.ptail[idx-pendBase] != nil {
+			return fmt.Errorf("empty pending list %d has a tail", idx)
 		}
 		var prev *Entry
 		for e := h; e != nil; prev, e = e, e.next {
@@ -39,6 +45,12 @@ func (w *Wheel) verify() error {
 			if idx >= pendBase {
 				if e.when > w.now {
 					return fmt.Errorf("pending entry with deadline %v after now %v", e.when, w.now)
+				}
+				if prev != nil && prev.when > e.when {
+					return fmt.Errorf("pending list %d out of deadline order", idx)
+				}
+				if e.next == nil && w.ptail[idx-pendBase] != e {
+					return fmt.Errorf("pending list %d: wrong tail", idx)
 				}
 				continue
 			}

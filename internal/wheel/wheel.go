@@ -239,7 +239,6 @@ func (w *Wheel) Advance(now time.Duration, fire func(e *Entry)) {
 			break
 		}
 		w.cur = d0
-		w.now = time.Duration(toTick(d0) * int64(w.gran)) // d0 <= target: no overflow
 		if h := d0>>unitShift + 1; h > w.hc {
 			w.hc = h
 		}
@@ -302,9 +301,9 @@ func (w *Wheel) endAdvance() {
 // it when that deadline is within the first level's span (always the case
 // when it is at most 256 ticks after the current tick). For entries further
 // away it may be earlier (the start of the upper-level slot holding the
-// earliest entry); calling Advance then makes Next exact or later. It
-// returns the current time if an entry is due now, and false if the wheel
-// is empty.
+// earliest entry); calling Advance then makes Next exact or later. If an
+// entry is due at once, Next returns its deadline, which is not after Now().
+// It returns false if the wheel is empty.
 func (w *Wheel) Next() (time.Duration, bool) {
 	if w.n == 0 {
 		return 0, false

@@ -343,24 +343,32 @@ func TestReentrancy(t *testing.T) {
 			t.Fatalf("fired %d, scheduled %v, len %d", n, e.Scheduled(), w.Len())
 		}
 	})
-	t.Run("periodic timer fires once per Advance", func(t *testing.T) {
+	t.Run("periodic timer fires at every period, even across one long Advance", func(t *testing.T) {
 		w := New(ms, 0)
 		e := &Entry{}
 		w.Schedule(e, 10*ms)
 		var at []time.Duration
 		fire := func(e *Entry) {
+			if w.Now() != e.Deadline() {
+				t.Errorf("Now() = %v in callback for deadline %v", w.Now(), e.Deadline())
+			}
 			at = append(at, w.Now())
-			w.Schedule(e, e.Deadline()+10*ms)
+			w.Schedule(e, w.Now()+10*ms)
 		}
 		for now := time.Duration(0); now <= 100*ms; now += 5 * ms {
 			w.Advance(now, fire)
 		}
-		w.Advance(time.Second, fire) // one firing, rescheduled at 120ms, which is in the past: due next Advance
-		if len(at) != 11 || at[9] != 100*ms || at[10] != time.Second {
-			t.Fatalf("fired at %v", at)
+		w.Advance(time.Second, fire)
+		if len(at) != 100 {
+			t.Fatalf("fired %d times", len(at))
 		}
-		if e.Deadline() != time.Second || !e.Scheduled() {
-			t.Fatalf("deadline %v", e.Deadline())
+		for i, x := range at {
+			if x != time.Duration(i+1)*10*ms {
+				t.Fatalf("firing %d at %v", i, x)
+			}
+		}
+		if e.Deadline() != 1010*ms || !e.Scheduled() || w.Now() != time.Second {
+			t.Fatalf("deadline %v, now %v", e.Deadline(), w.Now())
 		}
 	})
 	t.Run("cancel and move other due entries", func(t *testing.T) {
@@ -390,11 +398,17 @@ func TestReentrancy(t *testing.T) {
 				w.Schedule(ents[5], 1500*ms)           // due in this Advance: moved out
 				w.Schedule(ents[6], 500*ms)            // not due: moved into this Advance's range
 				w.Schedule(ents[7], 0)                 // past: next Advance
-				w.Schedule(e, w.Now()+time.Nanosecond) // itself, just after now
+				w.Schedule(e, w.Now()+time.Nanosecond) // itself, next tick: again in this Advance
 			}
 		})
-		if len(got) != 2 || got[1] != 6 {
+		if len(got) != 3 || got[1] != got[0] || got[2] != 6 {
 			t.Fatalf("fired %v", got)
+		}
+		if ents[7].Deadline() != 3*ms {
+			t.Fatalf("entry scheduled in the past from a callback at 3ms has deadline %v", ents[7].Deadline())
+		}
+		if next, _ := w.Next(); next != 3*ms {
+			t.Fatalf("Next() = %v, want 3ms", next)
 		}
 		got = got[:0]
 		w.Advance(time.Second, func(e *Entry) { got = append(got, e.Value.(int)) })
@@ -403,7 +417,7 @@ func TestReentrancy(t *testing.T) {
 		}
 		got = got[:0]
 		w.Advance(2*time.Second, func(e *Entry) { got = append(got, e.Value.(int)) })
-		if len(got) != 2 || got[1] != 5 || w.Len() != 0 {
+		if !slices.Equal(got, []int{5}) || w.Len() != 0 {
 			t.Fatalf("last Advance fired %v, len %d", got, w.Len())
 		}
 		if err := w.verify(); err != nil {

@@ -57,10 +57,9 @@ type Stats struct {
 
 // Endpoint is one end of a pipe. It implements link.Endpoint.
 type Endpoint struct {
-	mtu  int
-	out  *direction // written here, delivered to the peer
-	in   *direction // written by the peer, delivered here
-	peer *Endpoint
+	mtu int
+	out *direction // written here, delivered to the peer
+	in  *direction // written by the peer, delivered here
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -100,7 +99,6 @@ func NewWithOptions(o Options) (a, b *Endpoint) {
 	}
 	a = &Endpoint{mtu: mtu}
 	b = &Endpoint{mtu: mtu}
-	a.peer, b.peer = b, a
 	ab := newDirection(o.QueueLen, pool, a, b)
 	ba := newDirection(o.QueueLen, pool, b, a)
 	a.out, a.in = ab, ba
