@@ -106,6 +106,12 @@ type PathConfig struct {
 // probability of the bad state is P/(P+R). With LossGood 0 and LossBad 1
 // (the Gilbert model) losses come in bursts of 1/R packets on average. The
 // zero value disables it.
+//
+// The channel moves per packet, not per unit of time: a burst lasts 1/R
+// packets however far apart they are, so a sender backing off its
+// retransmission timer meets the same burst for longer (with R = 0.1 and
+// LossBad = 1, ten lost retransmissions in a row are common enough to time
+// connections out).
 type GilbertElliott struct {
 	P, R              float64
 	LossGood, LossBad float64

@@ -71,6 +71,8 @@ type Network struct {
 	stopped bool
 }
 
+var _ stack.Clock = (*Network)(nil)
+
 // New returns an empty network whose randomness all derives from seed. Its
 // clock reads 0.
 func New(seed uint64) *Network {
@@ -245,8 +247,8 @@ var ErrTimeLimit = errors.New("sim: time limit reached")
 var ErrIdle = errors.New("sim: no event pending")
 
 // StallError is returned when the watchdog fires: an App was waiting and
-// no App made progress for the watchdog's period, or nothing was left to
-// run while an App was waiting.
+// no App made progress for the watchdog's period, or nothing at all was
+// left to run while an App was waiting.
 type StallError struct {
 	// At is the virtual time of the stall; Since the last progress.
 	At, Since time.Duration
@@ -265,8 +267,9 @@ func (e *StallError) Error() string {
 }
 
 // SetWatchdog makes the Run methods fail with a *StallError when some App
-// (see Start) is waiting and none has made progress for d of virtual time.
-// 0 turns the watchdog off.
+// (see Start) is waiting and none has made progress for d of virtual time,
+// or at once when no event is left while an App is waiting. 0 turns the
+// watchdog off.
 func (n *Network) SetWatchdog(d time.Duration) {
 	n.watchdog = d
 	n.lastProgress = n.now
@@ -278,9 +281,8 @@ func (n *Network) SetWatchdog(d time.Duration) {
 func (n *Network) OnStep(f func()) { n.steps = append(n.steps, f) }
 
 // Run runs events until none is left. It returns a *StallError if the
-// watchdog fires or the queue empties while an App is waiting, and the
-// first capture write error, if any. A Network with an Every ticker or a
-// listening Sink with keep-alives never runs out of events: use RunFor or
+// watchdog fires, and otherwise the first capture write error, if any. A
+// Network with an Every ticker never runs out of events: use RunFor or
 // RunUntil then.
 func (n *Network) Run() error {
 	err := n.run(nil, -1)
@@ -292,7 +294,8 @@ func (n *Network) Run() error {
 
 // RunFor runs the events of the next d of virtual time and leaves the clock
 // d later. It returns a *StallError if the watchdog fires (the clock then
-// reads the time of the stall).
+// reads the time of the stall), and otherwise the first capture write
+// error, if any.
 func (n *Network) RunFor(d time.Duration) error {
 	end := n.now + max(d, 0)
 	err := n.run(nil, end)
@@ -304,9 +307,10 @@ func (n *Network) RunFor(d time.Duration) error {
 }
 
 // RunUntil runs events until cond holds (checked first, then after each
-// batch of same-time events and its polls), or limit of virtual time has
-// passed (ErrTimeLimit; a limit <= 0 means none), or no event is left
-// (ErrIdle), or the watchdog fires (*StallError).
+// batch of same-time events and its polls: it returns nil), or limit of
+// virtual time has passed (ErrTimeLimit, with the clock at the limit; a
+// limit <= 0 means none), or no event is left (ErrIdle), or the watchdog
+// fires (*StallError).
 func (n *Network) RunUntil(cond func() bool, limit time.Duration) error {
 	end := time.Duration(-1)
 	if limit > 0 {
@@ -335,7 +339,7 @@ func (n *Network) run(cond func() bool, end time.Duration) error {
 		}
 		active := n.waiting
 		if len(n.queue) == 0 {
-			if active {
+			if active && n.watchdog > 0 {
 				return n.stall(true)
 			}
 			return ErrIdle

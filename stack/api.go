@@ -279,6 +279,11 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 
 // DialTCP connects from an optional local address.
 func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPort, address string) (*TCPConn, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// Like package net, dial errors name the local address only when the
+	// caller chose one.
 	raddr, err := parseAddr(network, address, false)
 	if err != nil {
 		return nil, opError("dial", netip.AddrPort{}, netip.AddrPort{}, err)
@@ -307,7 +312,7 @@ func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPor
 		k := connKey{local: netip.AddrPortFrom(src, port), remote: raddr}
 		if _, used := s.conns[k]; used || s.bindConflict(k.local, false, false) {
 			s.mu.Unlock()
-			return nil, opError("dial", k.local, raddr, syscallErr("bind", syscall.EADDRINUSE))
+			return nil, opError("dial", laddr, raddr, syscallErr("bind", syscall.EADDRINUSE))
 		}
 	} else {
 		p, ok := s.ephemeralPort(src, raddr)
@@ -322,7 +327,7 @@ func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPor
 	c, err := s.newConn(key, nic)
 	if err != nil {
 		s.mu.Unlock()
-		return nil, opError("dial", key.local, raddr, err)
+		return nil, opError("dial", laddr, raddr, err)
 	}
 	c.tcb.SetNoDelay(now, true) // Go's net sets TCP_NODELAY on every TCP conn
 	s.conns[key] = c
@@ -332,7 +337,7 @@ func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPor
 	if err := c.tcb.Connect(now, s.openOptions(key, nic, isn)); err != nil {
 		s.dropConn(c)
 		s.mu.Unlock()
-		return nil, opError("dial", key.local, raddr, syscallErr("connect", err))
+		return nil, opError("dial", laddr, raddr, syscallErr("connect", err))
 	}
 	s.afterEngine(c)
 	tc := newTCPConn(s, c)
@@ -347,7 +352,7 @@ func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPor
 				err = syscall.ECONNREFUSED
 			}
 			s.unlockAndFlush()
-			return nil, opError("dial", key.local, raddr, syscallErr("connect", err))
+			return nil, opError("dial", laddr, raddr, syscallErr("connect", err))
 		}
 		ch := c.wait()
 		s.unlockAndFlush()
@@ -367,7 +372,7 @@ func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPor
 			if errors.Is(werr, os.ErrDeadlineExceeded) || errors.Is(werr, context.DeadlineExceeded) {
 				werr = os.ErrDeadlineExceeded
 			}
-			return nil, opError("dial", key.local, raddr, werr)
+			return nil, opError("dial", laddr, raddr, werr)
 		}
 	}
 }

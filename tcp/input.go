@@ -620,6 +620,13 @@ func (t *TCB) ackNewData(seg *Segment) {
 	rtt := time.Duration(-1)
 	if t.tsOK && seg.Options.HasTimestamps && seg.Options.TSEcr != 0 {
 		d := int32(t.tsNow() - seg.Options.TSEcr)
+		// Karn's rule still applies when the echo predates the last timeout
+		// retransmission: the peer is echoing the original transmission
+		// (its ACK of it was lost), and the time since then includes the
+		// RTO wait, not a round trip (RFC 6298 3, MUST-18).
+		if t.retrans > 0 && seqLT(seg.Options.TSEcr, t.rtxTSVal) {
+			d = -1
+		}
 		if d >= 0 {
 			rtt = time.Duration(d) * time.Millisecond
 			if rtt == 0 {

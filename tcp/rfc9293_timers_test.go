@@ -46,6 +46,44 @@ func TestRFC9293_MUST_18_KarnAlgorithm(t *testing.T) {
 	}
 }
 
+// MUST-18 with timestamps (RFC 7323 4): an echo identifies the transmission
+// it answers, so an ACK echoing the retransmission is a valid sample, but
+// one echoing the original transmission (whose ACK was lost) spans the RTO
+// wait and is not taken.
+func TestRFC9293_MUST_18_KarnWithTimestamps(t *testing.T) {
+	r := r9Passive(t, nil, wire.TCPOptions{HasMSS: true, MSS: 1460, HasTimestamps: true, TSVal: 1}, 65535)
+	ack := func(seq, ecr uint32) {
+		s := seg(wire.FlagACK, r.nxt, seq, 65535, "")
+		r.tsVal++
+		s.Options = wire.TCPOptions{HasTimestamps: true, TSVal: r.tsVal, TSEcr: ecr}
+		r.in(s)
+	}
+	orig := r9Only(t, r.write(make([]byte, 100)), "data")
+	r.now += 50 * time.Millisecond
+	ack(r9ISS+101, orig.Options.TSVal)
+	srtt := r.e.Info().RTT
+	// Lost ACK: the retransmission's dupack echoes the original TSval.
+	orig = r9Only(t, r.write(make([]byte, 100)), "data")
+	out := r.run(r.e.Info().RTO)
+	if len(out) != 1 || out[0].s.Options.TSVal == orig.Options.TSVal {
+		t.Fatalf("retransmission: %s", r9FmtTimed(out))
+	}
+	r.now += 10 * time.Millisecond
+	ack(r9ISS+201, orig.Options.TSVal)
+	if got := r.e.Info().RTT; got != srtt {
+		t.Fatalf("SRTT went from %v to %v on an echo of the original transmission", srtt, got)
+	}
+	// Lost data: the ACK echoes the retransmission, a valid sample.
+	r.write(make([]byte, 100))
+	out = r.run(r.e.Info().RTO)
+	re := out[0].s
+	r.now += 400 * time.Millisecond
+	ack(r9ISS+301, re.Options.TSVal)
+	if got := r.e.Info().RTT; got == srtt {
+		t.Fatal("no sample from an ACK echoing the retransmission")
+	}
+}
+
 // r9Retransmissions drives a connection whose peer never answers, one timer
 // at a time, calling fn after each emitted segment with the time since the
 // first transmission; it stops when the connection closes or after limit.

@@ -11,9 +11,9 @@ package tcp
 //	S. 1000:1000(0) ack 5001 win 64240 <mss 1460,sackOK,wscale 7>
 //
 // Inbound payloads are filler bytes of the length given in parentheses
-// (fill returns them). Every segment the TCB emits must be expected, at the
+// (stFill returns them). Every segment the TCB emits must be expected, at the
 // exact virtual time it was emitted, and so must every state change, error
-// and accept event (readable/writable notifications are not tracked): before
+// and accept event (readiness notifications are not tracked): before
 // each injection or call, and at the end of the script, nothing may be left
 // unexpected. Timers fire while the clock advances from one step to the next,
 // at their own deadlines.
@@ -54,7 +54,7 @@ func stTSCfg() *Config {
 // TSval is 100000 + the script time in milliseconds.
 var stOpen = OpenOptions{ISN: stOurISN, MSS: 1460, TSOffset: 100000}
 
-// edge is a pair of states, for TestState_DiagramCoverage.
+// stEdge is a pair of states, for TestState_DiagramCoverage.
 type stEdge struct{ from, to State }
 
 // ---- the runner ----
@@ -367,7 +367,8 @@ func stAbort(when string) stStep {
 }
 
 func stShutdown(when string, how ShutdownHow) stStep {
-	return stCall(when, fmt.Sprintf("shutdown(%d)", how), func(r *stRun) error { return r.tcb.Shutdown(r.now, how) }, nil)
+	name := map[ShutdownHow]string{ShutRead: "SHUT_RD", ShutWrite: "SHUT_WR", ShutBoth: "SHUT_RDWR"}[how]
+	return stCall(when, "shutdown("+name+")", func(r *stRun) error { return r.tcb.Shutdown(r.now, how) }, nil)
 }
 
 // write queues data and expects all of it to be accepted.

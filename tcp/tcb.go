@@ -150,6 +150,9 @@ type TCB struct {
 	rttSeq    uint32
 	rttStart  Time
 	rttTiming bool
+	// rtxTSVal is the TSval of the last timeout retransmission: echoes older
+	// than it give no RTT sample.
+	rtxTSVal uint32
 
 	// Congestion control.
 	cc         cc.Algorithm

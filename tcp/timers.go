@@ -152,6 +152,7 @@ func (t *TCB) retransmitTimer() {
 	t.info.timeouts++
 	t.backoff++
 	t.rttTiming = false
+	t.rtxTSVal = t.tsNow()
 	t.sndNxt = t.sndUna
 	t.retransmitHead()
 	t.rtxTimer.set(t.now + t.rtoBackedOff())

@@ -2,6 +2,9 @@
 // make TCP's connection lifecycle visible.
 //
 //	synfin tour [--state NAME] [--scenario NAME] [--list]
+//	synfin serve --tun NAME --addr CIDR [--host-addr CIDR] [--http ADDR --dir DIR] [--echo ADDR] [--discard ADDR] [--pcap FILE] [--debug ADDR]
+//	synfin get URL [-o FILE] --tun NAME --addr CIDR [--host-addr CIDR]
+//	synfin ss --from DEBUGADDR
 //	synfin help [COMMAND]
 package main
 
@@ -36,6 +39,9 @@ Usage:
 Commands:
   tour    run two synfin engines, in memory and in virtual time, through scenarios
           that together visit all eleven TCP states, printing every segment
+  serve   run a synfin host on a TUN device: HTTP file server, echo, discard, debug endpoint
+  get     download a URL with net/http over synfin on a TUN device
+  ss      show the sockets table of a running synfin serve, like ss -tan
   help    show this help, or a command's flags: synfin help tour
 `
 
@@ -48,6 +54,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "tour":
 		return runTour(rest, stdout, stderr)
+	case "serve":
+		return runServe(rest, stdout, stderr)
+	case "get":
+		return runGet(rest, stdout, stderr)
+	case "ss":
+		return runSS(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) == 0 {
 			fmt.Fprint(stdout, usageText)

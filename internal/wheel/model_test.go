@@ -67,6 +67,7 @@ type harness struct {
 	lastEff   time.Duration // effective deadline of the previous firing in this Advance
 	fired     int
 	quiet     bool // no operations from fire callbacks
+	deep      bool // verify the wheel's invariants in every fire callback
 }
 
 func newHarness(t tb, d drawer, g, start time.Duration, n int) *harness {
@@ -248,6 +249,11 @@ func (h *harness) onFire(e *Entry) {
 	}
 	h.remove(m)
 	h.fired++
+	if h.deep {
+		if err := h.w.verify(); err != nil {
+			h.t.Fatalf("invariant in the callback of entry %d: %v", m.id, err)
+		}
+	}
 
 	if h.quiet {
 		return
@@ -406,6 +412,7 @@ func TestModelRapid(t *testing.T) {
 		d := rapidDrawer{rt}
 		gran := rapid.SampledFrom(granularities).Draw(rt, "granularity")
 		h := newHarness(rt, d, gran, drawStart(d), int(d.Int("entries", 1, 24)))
+		h.deep = true
 		for i := d.Int("steps", 1, 150); i > 0; i-- {
 			h.step()
 		}

@@ -132,8 +132,9 @@ func (w *Wheel) Granularity() time.Duration { return w.gran }
 
 // Now returns the wheel's current time: the largest now passed to Advance, or
 // New's now if Advance was never called with a later one. Inside a fire
-// callback it is the effective deadline of the entry being fired: the time
-// the running Advance has reached.
+// callback it is the time the running Advance has reached: the effective
+// deadline of the entry being fired, or, for an entry that was due at once,
+// the wheel's time when Advance was called.
 func (w *Wheel) Now() time.Duration { return w.now }
 
 // Len returns the number of scheduled entries.
@@ -186,7 +187,9 @@ func (w *Wheel) Cancel(e *Entry) {
 // deadline <= now, except entries due at once that fire callbacks scheduled.
 //
 // Time moves forward through the callbacks: inside fire, Now() is the
-// effective deadline of the entry being fired. fire may call Schedule,
+// effective deadline of the entry being fired (for entries due at once, the
+// time at which Advance was called), so a callback can reschedule relative
+// to Now() as in a discrete-event simulation. fire may call Schedule,
 // Cancel, Next, Len and Now on this wheel, for any entry including the one
 // being fired: an entry it cancels will not fire; an entry it schedules
 // after Now() fires in this same Advance if its deadline is <= now, in
@@ -239,6 +242,7 @@ func (w *Wheel) Advance(now time.Duration, fire func(e *Entry)) {
 			break
 		}
 		w.cur = d0
+		w.now = time.Duration(toTick(d0) * int64(w.gran)) // d0 <= target: no overflow
 		if h := d0>>unitShift + 1; h > w.hc {
 			w.hc = h
 		}
