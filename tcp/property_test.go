@@ -246,6 +246,8 @@ type simEnd struct {
 	closed  bool
 	nextApp Time
 	sawTW   bool
+
+	closeCause Cause
 }
 
 func (e *simEnd) Segment(s *Segment) { e.net.transmit(e, s) }
@@ -257,6 +259,9 @@ func (e *simEnd) Event(ev Event) {
 			e.problems = append(e.problems, fmt.Sprintf("state change %v but the last one reported was to %v", ev, e.state))
 		}
 		e.state = ev.New
+		if ev.New == Closed {
+			e.closeCause = ev.Cause
+		}
 		if ev.New == TimeWait {
 			e.sawTW = true
 		}
@@ -487,6 +492,7 @@ type simResult struct {
 	virtual                  time.Duration
 	retrans                  uint64
 	timeWaits                int // ends that went through TIME_WAIT
+	closeCauses              [2]Cause
 }
 
 func runScenario(fail func(string, ...any), sc scenario) simResult {
@@ -641,10 +647,11 @@ func runScenario(fail func(string, ...any), sc scenario) simResult {
 		virtual: n.now - time.Second,
 		retrans: a.tcb.info.totalRetrans + b.tcb.info.totalRetrans,
 	}
-	for _, e := range []*simEnd{a, b} {
+	for i, e := range []*simEnd{a, b} {
 		if e.sawTW {
 			res.timeWaits++
 		}
+		res.closeCauses[i] = e.closeCause
 	}
 	return res
 }
@@ -653,6 +660,7 @@ func TestPropertyTransfer(t *testing.T) {
 	var runs, steps, sent, lost, duped, bytesTotal, timeWaits int
 	var retrans uint64
 	var virtual time.Duration
+	causes := map[Cause]int{}
 	rapid.Check(t, func(rt *rapid.T) {
 		sc := drawScenario(rt)
 		res := runScenario(rt.Fatalf, sc)
@@ -665,9 +673,15 @@ func TestPropertyTransfer(t *testing.T) {
 		retrans += res.retrans
 		virtual += res.virtual
 		timeWaits += res.timeWaits
+		for _, c := range res.closeCauses {
+			causes[c]++
+		}
 	})
 	t.Logf("%d runs: %d steps, %d segments (%d lost, %d duplicated, %d retransmissions), %d bytes delivered, %d ends through TIME_WAIT, %v virtual time",
 		runs, steps, sent, lost, duped, retrans, bytesTotal, timeWaits, virtual)
+	for c, k := range causes {
+		t.Logf("%5d ends closed by: %s", k, c)
+	}
 }
 
 // TestPropertyTransferFixed runs a few hand-picked hard scenarios whatever

@@ -390,6 +390,21 @@ func TestRFC9293_SHLD_19_AckEverySecondFullSegment(t *testing.T) {
 		r.e.Read(r.now, make([]byte, 4096))
 		r.e.rec.take()
 	}
+	// Small segments: an ACK at least every 2*RMSS bytes (RMSS is 536 until
+	// larger segments are seen), without waiting for the timer.
+	r2 := r9Plain(t, nil)
+	r2.exhaustQuickAcks()
+	unacked := 0
+	for i := 0; i < 40; i++ {
+		out := r2.peer(wire.FlagACK, strings.Repeat("s", 100))
+		unacked += 100
+		if len(out) > 0 {
+			unacked = 0
+		}
+		if unacked > 2*536 {
+			t.Fatalf("%d bytes of small segments received without an ACK", unacked)
+		}
+	}
 }
 
 // MUST-58 (3.10.7.4): ACKs are aggregated where possible: a run of in-order
