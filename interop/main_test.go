@@ -156,7 +156,10 @@ func deleteNamespace(t *testing.T, ns string) {
 		out, _ := run(cmdTimeout, "ip", "netns", "pids", ns)
 		var ps []int
 		for _, f := range strings.Fields(out) {
-			if p, err := strconv.Atoi(f); err == nil && p > 1 {
+			// Never this process: link/tun's Open with a Namespace can leave
+			// the process's main thread inside the namespace (see
+			// TestHalfCloseSynfinFirst), and ip netns pids then lists us.
+			if p, err := strconv.Atoi(f); err == nil && p > 1 && p != os.Getpid() {
 				ps = append(ps, p)
 			}
 		}
@@ -466,10 +469,11 @@ func writeScript(t *testing.T, name, text string) string {
 	return path
 }
 
-// dialInNS connects a kernel socket created inside ns: the socket is made
-// on an OS thread that has entered the namespace (a socket stays in the
-// namespace it was created in). The thread is never handed back to the
-// scheduler, so it exits with its goroutine.
+// dialInNS connects a kernel socket created inside ns (a socket stays in
+// the namespace it was created in, wherever it is used afterwards). The
+// dial runs on a locked OS thread that enters ns and goes back to the
+// original namespace before it is unlocked; if it cannot go back, it stays
+// locked and exits with its goroutine.
 func dialInNS(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 	type result struct {
 		c   net.Conn
@@ -477,19 +481,31 @@ func dialInNS(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: see above
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer unix.Close(orig)
 		fd, err := unix.Open("/var/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: err}
 			return
 		}
 		defer unix.Close(fd)
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: fmt.Errorf("setns %s: %w", ns, err)}
 			return
 		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, network, addr)
+		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
 		ch <- result{c, err}
 	}()
 	r := <-ch

@@ -50,8 +50,8 @@ func (c realClock) AfterFunc(d time.Duration, f func()) Timer {
 }
 
 // Capture receives every packet the stack sends or receives, with a comment
-// naming the state changes it caused ("SYN_SENT -> ESTABLISHED"). link/pcap's
-// Writer satisfies it.
+// naming the state changes it caused ("SYN_SENT -> ESTABLISHED"). A few
+// lines adapt link/pcap's Writer to it (see cmd/synfin and package sim).
 type Capture interface {
 	CapturePacket(ts time.Duration, out bool, pkt []byte, comment string)
 }

@@ -111,8 +111,12 @@ func (s *Stack) pendingRemove(c *conn) {
 // or removes it when it is done, and reschedules its timer.
 func (s *Stack) afterEngine(c *conn) {
 	if c.removed {
-		if tw, ok := c.tcb.TimeWaitRecord(); ok && !s.closed {
-			s.enterTimeWait(c, tw)
+		// Only the first time: a TCB stays in TIME_WAIT after it left the
+		// table, and later user calls on it must not create new entries.
+		if s.conns[c.key] == c {
+			if tw, ok := c.tcb.TimeWaitRecord(); ok && !s.closed {
+				s.enterTimeWait(c, tw)
+			}
 		}
 		s.dropConn(c)
 		return
@@ -415,11 +419,17 @@ func (s *Stack) openOptions(key connKey, nic *NIC, isn uint32) tcp.OpenOptions {
 	if mss > 65535 {
 		mss = 65535
 	}
-	return tcp.OpenOptions{
+	o := tcp.OpenOptions{
 		ISN:      isn,
 		MSS:      uint16(mss),
 		TSOffset: s.isn.TSOffset(key.local.Addr(), key.remote.Addr()),
 	}
+	if hdr == 60 {
+		// RFC 9293 MUST-15: without an MSS option, assume IPv6's minimum
+		// MTU less headers.
+		o.DefaultMSS = 1220
+	}
+	return o
 }
 
 // inputTCP demultiplexes one TCP segment (RFC 9293 3.10.7): to its

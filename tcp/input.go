@@ -87,6 +87,7 @@ func (t *TCB) inputListen(seg *Segment) {
 	// accepted (it is not acknowledged and the peer resends it).
 	t.irs = seg.Seq
 	t.rcvNxt = seg.Seq + 1
+	t.rcvAdv = t.rcvNxt // nothing offered yet in this sequence space
 	t.negotiate(seg, true)
 	t.sndWnd = uint32(seg.Window) // never scaled in a SYN (RFC 7323 2.2)
 	t.maxSndWnd = t.sndWnd
@@ -105,6 +106,9 @@ func (t *TCB) inputListen(seg *Segment) {
 func (t *TCB) negotiate(seg *Segment, passive bool) {
 	o := &seg.Options
 	t.peerMSS = uint16(t.cfg.DefaultMSS)
+	if t.defMSS != 0 {
+		t.peerMSS = t.defMSS
+	}
 	if o.HasMSS {
 		t.peerMSS = o.MSS
 	}
@@ -192,6 +196,9 @@ func (t *TCB) inputSynSent(seg *Segment) {
 	}
 	t.irs = seg.Seq
 	t.rcvNxt = seg.Seq + 1
+	// The window our SYN offered now has its left edge (Linux: rcv_wup =
+	// rcv_nxt with the initial rcv_wnd); rcvAdv held it relative to 0.
+	t.rcvAdv = t.rcvNxt + min(t.rcvSsthresh, 65535)
 	t.negotiate(seg, false)
 	if f&wire.FlagACK != 0 {
 		t.sndUna = seg.Ack
@@ -801,6 +808,11 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	if t.peerFin && t.rcvNxt == t.peerFinSeq {
 		t.peerFin = false
 		t.receiveFin(t.peerFinSeq)
+	} else if t.peerFin && seqGT(t.rcvNxt, t.peerFinSeq) {
+		// Data ran past a FIN seen out of order (they conflict): the FIN
+		// is stale, as Linux drops an out-of-order segment that RCV.NXT
+		// has passed.
+		t.peerFin = false
 	}
 	t.growRcvSsthresh(len(p))
 	t.ackPending = true
@@ -857,6 +869,11 @@ func (t *TCB) receiveFin(seq uint32) {
 	}
 	t.rcvFin = true
 	t.rcvNxt++
+	// The stream ends here: a FIN seen earlier beyond this point, and any
+	// out-of-order data past it, can never be delivered (Linux's tcp_fin
+	// purges the out-of-order queue likewise).
+	t.peerFin = false
+	t.rcvBuf.dropOutOfOrder()
 	t.ackPending = true
 	t.quickAck()
 	switch t.state {

@@ -412,6 +412,15 @@ func (t *TCB) windowField(syn bool) uint16 {
 		if w > 65535 {
 			w = 65535
 		}
+		// A retransmitted SYN-ACK must not take back what an ACK sent in
+		// SYN_RCVD offered (rounded up to the window scale).
+		if seqGT(t.rcvAdv, t.rcvNxt+w) {
+			cur := t.rcvAdv - t.rcvNxt
+			if cur > 65535 {
+				return 65535 // the edge stays where it is
+			}
+			w = cur
+		}
 		t.rcvAdv = t.rcvNxt + w
 		return uint16(w)
 	}

@@ -53,9 +53,9 @@ func TestRFC9293_REC_1_Window32Bit(t *testing.T) {
 	}
 }
 
-// pseudoChecksum is an independent one's-complement checksum of the IPv4
+// r9PseudoChecksum is an independent one's-complement checksum of the IPv4
 // pseudo-header and segment, to check package wire against.
-func pseudoChecksum(src, dst netip.Addr, segment []byte) uint16 {
+func r9PseudoChecksum(src, dst netip.Addr, segment []byte) uint16 {
 	var b []byte
 	s4, d4 := src.As4(), dst.As4()
 	b = append(b, s4[:]...)
@@ -92,7 +92,7 @@ func TestRFC9293_MUST_2_SenderChecksum(t *testing.T) {
 		seg.FillChecksum(r9Src, r9Dst)
 		c := seg.Checksum()
 		seg.SetChecksum(0)
-		if want := pseudoChecksum(r9Src, r9Dst, b); c != want {
+		if want := r9PseudoChecksum(r9Src, r9Dst, b); c != want {
 			t.Fatalf("%d-byte payload: checksum %#04x, want %#04x", len(payload), c, want)
 		}
 	}
@@ -269,10 +269,10 @@ func TestRFC9293_MUST_65_MSSOnlyInSYN(t *testing.T) {
 	}
 }
 
-// walkOptions checks an encoded options area: every option but EOL and NOP
+// r9WalkOptions checks an encoded options area: every option but EOL and NOP
 // has a length octet covering exactly its bytes (MUST-68), and whatever
 // follows an EOL is zero (MUST-69). It returns the kinds seen.
-func walkOptions(t *testing.T, b []byte) []byte {
+func r9WalkOptions(t *testing.T, b []byte) []byte {
 	t.Helper()
 	var kinds []byte
 	for i := 0; i < len(b); {
@@ -309,13 +309,13 @@ func TestRFC9293_MUST_68_OptionLengths(t *testing.T) {
 	e.Connect(time.Second, OpenOptions{ISN: r9ISS, MSS: 1460})
 	syn := r9Only(t, e.rec.take(), "SYN")
 	b := wire.AppendTCPOptions(nil, &syn.Options, true)
-	kinds := walkOptions(t, b)
+	kinds := r9WalkOptions(t, b)
 	if !bytes.Contains(kinds, []byte{wire.OptMSS}) || !bytes.Contains(kinds, []byte{wire.OptTimestamps}) ||
 		!bytes.Contains(kinds, []byte{wire.OptWScale}) || !bytes.Contains(kinds, []byte{wire.OptSACKPermitted}) {
 		t.Fatalf("SYN options % x lack one of MSS, TS, WS, SACK-permitted", b)
 	}
 	o := wire.TCPOptions{HasTimestamps: true, TSVal: 1, TSEcr: 2, NumSACK: 3}
-	walkOptions(t, wire.AppendTCPOptions(nil, &o, false))
+	r9WalkOptions(t, wire.AppendTCPOptions(nil, &o, false))
 }
 
 // MUST-69 (3.1): the header is padded with zeros to a 32-bit boundary after
@@ -339,7 +339,7 @@ func TestRFC9293_MUST_69_ZeroPadding(t *testing.T) {
 			if off%4 != 0 || len(b) != off+4 {
 				t.Fatalf("%+v syn=%v: data offset %d for %d bytes", o, syn, off, len(b))
 			}
-			walkOptions(t, wire.TCP(b).OptionBytes())
+			r9WalkOptions(t, wire.TCP(b).OptionBytes())
 		}
 	}
 	// A received header padded with EOL and zeros parses.

@@ -11,7 +11,7 @@ import (
 	"github.com/synfin/synfin/wire"
 )
 
-// sizes returns the payload lengths of segs.
+// r9Sizes returns the payload lengths of segs.
 func r9Sizes(segs []Segment) []int {
 	var n []int
 	for _, s := range segs {
@@ -46,19 +46,29 @@ func TestRFC9293_MUST_14_MSSOptionSentAndReceived(t *testing.T) {
 	}
 }
 
-// MUST-15 (3.7.1): without an MSS option the send MSS is 536 (IPv4); for
-// IPv6 the stack gives IPv6 connections a Config whose DefaultMSS is 1220.
+// MUST-15 (3.7.1): without an MSS option the send MSS is 536 (IPv4, the
+// default) or 1220 (IPv6: the stack passes OpenOptions.DefaultMSS).
 func TestRFC9293_MUST_15_DefaultSendMSS(t *testing.T) {
 	r := r9Passive(t, nil, wire.TCPOptions{}, 65535)
 	if got := r9Sizes(r.write(make([]byte, 1200))); !r9EqualInts(got, []int{536, 536, 128}) {
 		t.Fatalf("segments %v without an MSS option, want 536-byte ones", got)
 	}
-	if DefaultConfig().DefaultMSS != 536 {
-		t.Fatalf("DefaultMSS %d", DefaultConfig().DefaultMSS)
-	}
-	r6 := r9Passive(t, r9Config(func(c *Config) { c.DefaultMSS = 1220 }), wire.TCPOptions{}, 65535)
-	if got := r9Sizes(r6.write(make([]byte, 2500))); !r9EqualInts(got, []int{1220, 1220, 60}) {
-		t.Fatalf("segments %v with the IPv6 default, want 1220-byte ones", got)
+	for _, active := range []bool{false, true} {
+		e := newEndpoint(t, nil)
+		r6 := &r9{t: t, e: e, now: time.Second, win: 65535}
+		o := OpenOptions{ISN: r9ISS, MSS: 1440, DefaultMSS: 1220}
+		if active {
+			e.Connect(r6.now, o)
+			r6.e.rec.take()
+			r6.in(seg(wire.FlagSYN|wire.FlagACK, r9IRS, r9ISS+1, 65535, ""))
+		} else {
+			e.Listen(r6.now, o)
+			r6.in(seg(wire.FlagSYN, r9IRS, 0, 65535, ""))
+			r6.in(seg(wire.FlagACK, r9IRS+1, r9ISS+1, 65535, ""))
+		}
+		if got := r9Sizes(r6.write(make([]byte, 2500))); !r9EqualInts(got, []int{1220, 1220, 60}) {
+			t.Fatalf("active=%v: segments %v with the IPv6 default, want 1220-byte ones", active, got)
+		}
 	}
 }
 

@@ -321,7 +321,7 @@ func TestRFC9293_MUST_25_KeepAliveOffByDefault(t *testing.T) {
 	}
 }
 
-// r9KeepAliveAnswer answers keep-alive probes as a live peer does: with an
+// keepAliveAnswer answers keep-alive probes as a live peer does: with an
 // ACK of its current state.
 func (r *r9) keepAliveAnswer(s Segment) *Segment {
 	if s.Seq == r9ISS && len(s.Payload) == 0 && s.Flags == wire.FlagACK {

@@ -42,6 +42,10 @@ type OpenOptions struct {
 	// TSOffset is added to the timestamp clock so that TSvals do not reveal
 	// uptime (Linux randomises it per address pair; see ISNGenerator.TSOffset).
 	TSOffset uint32
+	// DefaultMSS is the send MSS assumed when the peer's SYN carries no MSS
+	// option (RFC 9293 3.7.1, MUST-15): 536 for IPv4, 1220 for IPv6. 0 means
+	// Config.DefaultMSS.
+	DefaultMSS uint16
 }
 
 // ErrWouldBlock is returned by Read when no data is waiting. It is
@@ -104,6 +108,7 @@ type TCB struct {
 	advMSS    uint16 // MSS we announced
 	pathMSS   uint16
 	peerMSS   uint16 // MSS the peer announced (or the default)
+	defMSS    uint16 // OpenOptions.DefaultMSS
 	mss       int    // effective send MSS: data bytes per segment (options excluded)
 	rcvMSS    int    // estimate of the peer's segment size, for delayed ACK
 
@@ -290,6 +295,7 @@ func (t *TCB) initWindowsAndMSS(o OpenOptions) {
 		t.pathMSS = t.advMSS
 	}
 	t.tsOffset = o.TSOffset
+	t.defMSS = o.DefaultMSS
 	t.rcvWscale = 0
 	if t.cfg.WindowScaling {
 		t.rcvWscale = initialWscale(t.cfg.RMem[2])

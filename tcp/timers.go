@@ -238,9 +238,8 @@ func (t *TCB) probeTimer() {
 // the connection is idle with nothing outstanding (RFC 9293 3.8.4).
 func (t *TCB) armKeepalive() {
 	if !t.keepAlive || !(t.state == Established || t.state == CloseWait || t.state == FinWait2) {
-		if t.state != FinWait2 || !t.orphan {
-			t.keepTimer.stop()
-		}
+		// (The orphaned FIN_WAIT_2 timeout runs on closeTimer, not here.)
+		t.keepTimer.stop()
 		return
 	}
 	t.keepTimer.set(t.lastActivity() + t.keepaliveIdle())
