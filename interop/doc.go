@@ -31,8 +31,10 @@
 // # Rules every test follows
 //
 //   - Each test creates its own network namespace, named
-//     synfin-it-<random hex>, brings its loopback up and, in t.Cleanup,
-//     kills every process left inside it (`ip netns pids`) and deletes it.
+//     synfin-it-<pid of the test process>-<random hex>, brings its loopback
+//     up and, in t.Cleanup, kills every process left inside it (`ip netns
+//     pids`) and deletes it. TestMain deletes the namespaces that test
+//     processes killed before their cleanup (their pid is gone) left behind.
 //     TUN devices live inside the namespace, so their names only need to be
 //     unique there.
 //   - Only 10.99.x.x and fd99:: addresses are used, all inside the

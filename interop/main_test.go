@@ -45,6 +45,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	synfinBin = bin
+	if os.Geteuid() == 0 {
+		sweepNamespaces()
+	}
 	return m.Run()
 }
 
@@ -136,13 +139,46 @@ func nsArgs(ns string, args ...string) []string {
 	return append([]string{"ip", "netns", "exec", ns}, args...)
 }
 
+// nsPrefix starts the name of every namespace the suite creates:
+// synfin-it-<pid of the test process>-<random>.
+const nsPrefix = "synfin-it-"
+
+// sweepNamespaces deletes the namespaces of earlier test processes that
+// died before their cleanup ran (killed by a timeout, say): those named
+// with a pid no longer alive. Those of live processes (other runs of the
+// suite, in parallel) are left alone.
+func sweepNamespaces() {
+	out, err := run(cmdTimeout, "ip", "netns", "list")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], nsPrefix) {
+			continue
+		}
+		pidStr, _, ok := strings.Cut(strings.TrimPrefix(f[0], nsPrefix), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		pids, _ := run(cmdTimeout, "ip", "netns", "pids", f[0])
+		if strings.TrimSpace(pids) != "" {
+			continue // something runs in it: not ours to stop
+		}
+		if _, err := run(cmdTimeout, "ip", "netns", "del", f[0]); err == nil {
+			fmt.Fprintf(os.Stderr, "interop: deleted %s, left by dead test process %d\n", f[0], pid)
+		}
+	}
+}
+
 // newNamespace creates a network namespace for the test, with its loopback
 // up, and deletes it at cleanup after killing whatever still runs in it.
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	var b [4]byte
+	var b [3]byte
 	crand.Read(b[:])
-	ns := "synfin-it-" + hex.EncodeToString(b[:])
+	ns := fmt.Sprintf("%s%d-%s", nsPrefix, os.Getpid(), hex.EncodeToString(b[:]))
 	mustRun(t, cmdTimeout, "ip", "netns", "add", ns)
 	t.Cleanup(func() { deleteNamespace(t, ns) })
 	mustRun(t, cmdTimeout, "ip", "-n", ns, "link", "set", "lo", "up")

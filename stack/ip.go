@@ -39,6 +39,13 @@ func (s *Stack) deliver(nic *NIC, pkts [][]byte) {
 		s.replies = s.replies[:0]
 		s.comment = s.comment[:0]
 	}
+	for i, c := range s.batch {
+		c.batched = false
+		c.tcb.ReleaseAck(now)
+		s.afterEngine(c)
+		s.batch[i] = nil
+	}
+	s.batch = s.batch[:0]
 	s.unlockAndFlush()
 }
 

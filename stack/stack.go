@@ -115,6 +115,7 @@ type Stack struct {
 	subs    []*subscriber
 	comment []byte // state changes caused by the packet being processed
 	inInput bool   // processing an arriving packet (captures are deferred)
+	batch   []*conn // connections holding their ACK during deliver
 	replies [][]byte
 
 	linkWriteErrors atomic.Uint64

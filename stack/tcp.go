@@ -40,6 +40,9 @@ type conn struct {
 	waitCh chan struct{}
 	// mute suppresses output while a SYN cookie connection is rebuilt.
 	mute bool
+	// batched: the connection is holding its ACK until the end of the
+	// current batch of arriving packets.
+	batched bool
 	// reuseAddr is SO_REUSEADDR, inherited by the TIME_WAIT entry.
 	reuseAddr bool
 	removed   bool
@@ -456,6 +459,13 @@ func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, now time.Dur
 	key := connKey{local: netip.AddrPortFrom(dst, th.DstPort()), remote: netip.AddrPortFrom(src, th.SrcPort())}
 
 	if c := s.conns[key]; c != nil {
+		if !c.batched {
+			// One ACK for all this connection's segments in the batch
+			// (RFC 9293 MUST-59): released at the end of deliver.
+			c.batched = true
+			c.tcb.HoldAck()
+			s.batch = append(s.batch, c)
+		}
 		c.tcb.Input(now, &seg)
 		s.afterEngine(c)
 		return

@@ -45,3 +45,19 @@ func (t *TCB) Err() error { return t.err }
 // BufferMemory returns the bytes of backing arrays the send and receive
 // buffers hold (what ss -m reports as wmem/rmem allocations).
 func (t *TCB) BufferMemory() (snd, rcv int) { return t.sndBuf.memory(), t.rcvBuf.memory() }
+
+// HoldAck starts a batch: segments given to Input until ReleaseAck share one
+// ACK (RFC 9293 MUST-59), as InputBatch does, for callers that receive
+// packets one by one from a batch read.
+func (t *TCB) HoldAck() { t.holdAck = true }
+
+// ReleaseAck ends a batch begun by HoldAck and sends the ACK it calls for,
+// now or by the delayed-ACK timer.
+func (t *TCB) ReleaseAck(now Time) {
+	if !t.holdAck {
+		return
+	}
+	t.now = now
+	t.holdAck = false
+	t.ackIfNeeded()
+}
