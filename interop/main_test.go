@@ -68,7 +68,7 @@ func buildSynfin(dir string) (string, error) {
 		return "", errors.New("not inside a Go module")
 	}
 	bin := filepath.Join(dir, "synfin")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "./cmd/synfin")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-buildvcs=false", "-o", bin, "./cmd/synfin")
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v\n%s", err, out)

@@ -113,8 +113,8 @@ type Stack struct {
 	closed bool
 
 	subs    []*subscriber
-	comment []byte // state changes caused by the packet being processed
-	inInput bool   // processing an arriving packet (captures are deferred)
+	comment []byte  // state changes caused by the packet being processed
+	inInput bool    // processing an arriving packet (captures are deferred)
 	batch   []*conn // connections holding their ACK during deliver
 	replies [][]byte
 

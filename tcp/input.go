@@ -612,8 +612,9 @@ func (t *TCB) ackNewData(seg *Segment) {
 		t.sndBufSeq += uint32(dataAcked)
 		if t.sndBuf.Len() == 0 {
 			// Everything acknowledged: an idle connection keeps no send
-			// buffer memory.
-			t.sndBuf.shrink()
+			// buffer memory (released by the reclaim timer, so that a
+			// busy one does not reallocate for every burst).
+			t.bufferDrained()
 		}
 		t.info.bytesAcked += uint64(dataAcked)
 	}

@@ -157,15 +157,15 @@ func checkInvariants(t *TCB) error {
 	}
 
 	// Timers.
-	anyTimer := t.rtxTimer.on || t.delAck.on || t.keepTimer.on || t.closeTimer.on
+	anyTimer := t.rtxTimer.on || t.delAck.on || t.keepTimer.on || t.closeTimer.on || t.reclaim.on
 	switch st {
 	case Closed, Listen:
 		if anyTimer {
-			return fmt.Errorf("%v with a timer running (rtx %v delack %v keep %v close %v)", st, t.rtxTimer.on, t.delAck.on, t.keepTimer.on, t.closeTimer.on)
+			return fmt.Errorf("%v with a timer running (rtx %v delack %v keep %v close %v reclaim %v)", st, t.rtxTimer.on, t.delAck.on, t.keepTimer.on, t.closeTimer.on, t.reclaim.on)
 		}
 	case TimeWait:
-		if !t.closeTimer.on || t.rtxTimer.on || t.delAck.on || t.keepTimer.on {
-			return fmt.Errorf("TIME_WAIT timers: want only the 2MSL one (rtx %v delack %v keep %v close %v)", t.rtxTimer.on, t.delAck.on, t.keepTimer.on, t.closeTimer.on)
+		if !t.closeTimer.on || t.rtxTimer.on || t.delAck.on || t.keepTimer.on || t.reclaim.on {
+			return fmt.Errorf("TIME_WAIT timers: want only the 2MSL one (rtx %v delack %v keep %v close %v reclaim %v)", t.rtxTimer.on, t.delAck.on, t.keepTimer.on, t.closeTimer.on, t.reclaim.on)
 		}
 	case SynSent, SynReceived:
 		if !t.rtxTimer.on || t.persist {
@@ -177,6 +177,9 @@ func checkInvariants(t *TCB) error {
 	}
 	if t.closeTimer.on && st != TimeWait && st != FinWait2 {
 		return fmt.Errorf("%v with the 2MSL/FIN_WAIT_2 timer running", st)
+	}
+	if t.reclaim.on && t.lastDrain+reclaimDelay < t.reclaim.at {
+		return fmt.Errorf("%v: reclaim timer at %v, later than the last drain %v allows", st, t.reclaim.at, t.lastDrain)
 	}
 	if t.keepTimer.on && !t.keepAlive {
 		return fmt.Errorf("%v: keep-alive timer without SO_KEEPALIVE", st)

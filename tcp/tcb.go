@@ -139,6 +139,12 @@ type TCB struct {
 	delAck     timer
 	keepTimer  timer
 	closeTimer timer // TIME_WAIT 2MSL and orphaned FIN_WAIT_2
+	// reclaim releases the buffers' arrays once no buffer has drained for
+	// reclaimDelay (lastDrain is the last time one became empty): a busy
+	// connection keeps reusing its arrays, so sending and receiving do not
+	// allocate per segment, and an idle one soon holds none.
+	reclaim   timer
+	lastDrain Time
 	persist    bool  // rtxTimer is the zero-window probe timer
 	backoff    int   // exponential backoff shift
 	retrans    int   // consecutive retransmissions of the oldest segment
@@ -257,6 +263,7 @@ func (t *TCB) stopAllTimers() {
 	t.delAck.stop()
 	t.keepTimer.stop()
 	t.closeTimer.stop()
+	t.reclaim.stop()
 	t.persist = false
 }
 
@@ -487,7 +494,7 @@ func (t *TCB) afterRead(before uint32) {
 		}
 	}
 	if t.rcvBuf.readable() == 0 {
-		t.rcvBuf.shrink()
+		t.bufferDrained()
 	}
 }
 
@@ -734,6 +741,7 @@ func (t *TCB) Deadline() (Time, bool) {
 	at, ok = t.delAck.earlier(at, ok)
 	at, ok = t.keepTimer.earlier(at, ok)
 	at, ok = t.closeTimer.earlier(at, ok)
+	at, ok = t.reclaim.earlier(at, ok)
 	return at, ok
 }
 

@@ -12,6 +12,10 @@ import (
 // time Deadline returned; calling it early does nothing.
 func (t *TCB) Tick(now Time) {
 	t.now = now
+	if t.reclaim.expired(now) {
+		t.reclaim.stop()
+		t.reclaimBuffers()
+	}
 	if t.closeTimer.expired(now) {
 		t.closeTimer.stop()
 		switch t.state {
@@ -47,6 +51,33 @@ func (t *TCB) Tick(now Time) {
 		t.keepTimer.stop()
 		t.keepaliveTimer()
 	}
+}
+
+// reclaimDelay is how long the buffers must go without draining before
+// their arrays are released.
+const reclaimDelay = 200 * time.Millisecond
+
+// bufferDrained is called when the send buffer (everything acknowledged) or
+// the receive buffer (everything read) becomes empty. Releasing the array
+// at once would make the next segment allocate a new one; the reclaim timer
+// releases it when the connection has gone quiet instead.
+func (t *TCB) bufferDrained() {
+	t.lastDrain = t.now
+	if !t.reclaim.on {
+		t.reclaim.set(t.now + reclaimDelay)
+	}
+}
+
+// reclaimBuffers runs when the reclaim timer fires: if a buffer drained in
+// the meantime the connection is busy and the timer waits on; otherwise the
+// empty buffers give their arrays back (a buffer holding data keeps its own).
+func (t *TCB) reclaimBuffers() {
+	if t.now-t.lastDrain < reclaimDelay {
+		t.reclaim.set(t.lastDrain + reclaimDelay)
+		return
+	}
+	t.sndBuf.shrink()
+	t.rcvBuf.shrink()
 }
 
 // retransmitTimer: the retransmission timeout expired (RFC 6298 5.4-5.7,
