@@ -614,7 +614,7 @@ func (t *TCB) ackNewData(seg *Segment) {
 			// Everything acknowledged: an idle connection keeps no send
 			// buffer memory (released by the reclaim timer, so that a
 			// busy one does not reallocate for every burst).
-			t.bufferDrained()
+			t.bufferDrained(true)
 		}
 		t.info.bytesAcked += uint64(dataAcked)
 	}

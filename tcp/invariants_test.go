@@ -178,8 +178,8 @@ func checkInvariants(t *TCB) error {
 	if t.closeTimer.on && st != TimeWait && st != FinWait2 {
 		return fmt.Errorf("%v with the 2MSL/FIN_WAIT_2 timer running", st)
 	}
-	if t.reclaim.on && t.lastDrain+reclaimDelay < t.reclaim.at {
-		return fmt.Errorf("%v: reclaim timer at %v, later than the last drain %v allows", st, t.reclaim.at, t.lastDrain)
+	if last := max(t.sndDrained, t.rcvDrained); t.reclaim.on && last+reclaimDelay < t.reclaim.at {
+		return fmt.Errorf("%v: reclaim timer at %v, later than the last drain %v allows", st, t.reclaim.at, last)
 	}
 	if t.keepTimer.on && !t.keepAlive {
 		return fmt.Errorf("%v: keep-alive timer without SO_KEEPALIVE", st)

@@ -139,15 +139,17 @@ type TCB struct {
 	delAck     timer
 	keepTimer  timer
 	closeTimer timer // TIME_WAIT 2MSL and orphaned FIN_WAIT_2
-	// reclaim releases the buffers' arrays once no buffer has drained for
-	// reclaimDelay (lastDrain is the last time one became empty): a busy
-	// connection keeps reusing its arrays, so sending and receiving do not
-	// allocate per segment, and an idle one soon holds none.
-	reclaim   timer
-	lastDrain Time
-	persist    bool  // rtxTimer is the zero-window probe timer
-	backoff    int   // exponential backoff shift
-	retrans    int   // consecutive retransmissions of the oldest segment
+	// reclaim releases the buffers' arrays once neither has drained for
+	// reclaimDelay. A buffer that drains again soon after it last did
+	// (sndDrained, rcvDrained: when it last became empty) keeps its array
+	// so that a busy connection does not allocate per segment; an isolated
+	// drain releases it at once.
+	reclaim    timer
+	sndDrained Time
+	rcvDrained Time
+	persist    bool // rtxTimer is the zero-window probe timer
+	backoff    int  // exponential backoff shift
+	retrans    int  // consecutive retransmissions of the oldest segment
 	// retransStart is when the oldest unacknowledged data was first
 	// retransmitted (for tcp_retries2 and TCP_USER_TIMEOUT).
 	retransStart Time
@@ -493,8 +495,8 @@ func (t *TCB) afterRead(before uint32) {
 			t.sendAck()
 		}
 	}
-	if t.rcvBuf.readable() == 0 {
-		t.bufferDrained()
+	if t.rcvBuf.readable() == 0 && t.rcvBuf.oooBytes() == 0 {
+		t.bufferDrained(false)
 	}
 }
 

@@ -58,22 +58,39 @@ func (t *TCB) Tick(now Time) {
 const reclaimDelay = 200 * time.Millisecond
 
 // bufferDrained is called when the send buffer (everything acknowledged) or
-// the receive buffer (everything read) becomes empty. Releasing the array
-// at once would make the next segment allocate a new one; the reclaim timer
-// releases it when the connection has gone quiet instead.
-func (t *TCB) bufferDrained() {
-	t.lastDrain = t.now
+// the receive buffer (everything read) becomes empty, so that an idle
+// connection holds no buffer memory. An isolated drain releases the array
+// at once. A buffer that drains again within reclaimDelay is busy (a bulk
+// transfer, a request/response exchange): releasing its array would make
+// the next segment allocate a new one, so it is kept and the reclaim timer
+// releases it once the connection goes quiet.
+func (t *TCB) bufferDrained(snd bool) {
+	last := &t.rcvDrained
+	if snd {
+		last = &t.sndDrained
+	}
+	busy := *last != 0 && t.now-*last < reclaimDelay
+	*last = t.now
+	if !busy {
+		if snd {
+			t.sndBuf.shrink()
+		} else {
+			t.rcvBuf.shrink()
+		}
+		return
+	}
 	if !t.reclaim.on {
 		t.reclaim.set(t.now + reclaimDelay)
 	}
 }
 
-// reclaimBuffers runs when the reclaim timer fires: if a buffer drained in
-// the meantime the connection is busy and the timer waits on; otherwise the
-// empty buffers give their arrays back (a buffer holding data keeps its own).
+// reclaimBuffers runs when the reclaim timer fires: while a buffer keeps
+// draining the timer waits on; once neither has for reclaimDelay, the empty
+// buffers give their arrays back (one holding data keeps its own).
 func (t *TCB) reclaimBuffers() {
-	if t.now-t.lastDrain < reclaimDelay {
-		t.reclaim.set(t.lastDrain + reclaimDelay)
+	last := max(t.sndDrained, t.rcvDrained)
+	if t.now-last < reclaimDelay {
+		t.reclaim.set(last + reclaimDelay)
 		return
 	}
 	t.sndBuf.shrink()
