@@ -277,8 +277,9 @@ func (l *bulkLink) push(at Time, s *Segment) {
 	}
 	h := wire.TCPHeader{SrcPort: 1, DstPort: 2, Seq: s.Seq, Ack: s.Ack, Flags: s.Flags, Window: s.Window, Urgent: s.Urgent}
 	buf = wire.BuildTCP(buf[:0], &h, &s.Options, s.Payload)
-	if l.head > 0 && l.head == len(l.q) {
-		l.q, l.head = l.q[:0], 0
+	if l.head > 0 && 2*l.head >= len(l.q) {
+		n := copy(l.q, l.q[l.head:])
+		l.q, l.head = l.q[:n], 0
 	}
 	l.q = append(l.q, bulkPkt{at: at, buf: buf})
 }

@@ -494,7 +494,10 @@ func (t *TCB) inputRST(seg *Segment) {
 // dropped.
 func (t *TCB) processAck(seg *Segment) bool {
 	ack := seg.Ack
-	if t.state == SynReceived {
+	// synPending: our SYN is not acknowledged yet, in SYN_RCVD or in the
+	// FIN_WAIT_1 that a CLOSE in SYN_RCVD leads to.
+	synPending := t.state == SynReceived || t.state == FinWait1 && t.sndUna == t.iss
+	if synPending {
 		// RFC 9293 3.10.7.4 fifth check in SYN_RCVD.
 		if !(seqLT(t.sndUna, ack) && seqLEQ(ack, t.sndNxt)) {
 			t.stats.BadAck++
@@ -510,6 +513,15 @@ func (t *TCB) processAck(seg *Segment) bool {
 		t.maxSndWnd = t.sndWnd
 		t.sndWl1, t.sndWl2 = seg.Seq, ack
 		t.quickAcks = t.cfg.QuickAcks
+		if t.state == FinWait1 {
+			// The FIN went out in SYN_RCVD; the handshake is complete now
+			// and the ACK goes on to be checked against our FIN below. The
+			// FIN may still be outstanding: keep it timed.
+			if t.sndUna != t.sndMax {
+				t.rtxTimer.set(t.now + t.rtoBackedOff())
+			}
+			goto acked
+		}
 		t.setState(Established, CauseHandshakeAck)
 		if t.passive {
 			// Only a passive open has a listener to hand the connection to.
@@ -523,6 +535,7 @@ func (t *TCB) processAck(seg *Segment) bool {
 		}
 	}
 
+acked:
 	// RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
 	if seqGT(ack, t.sndMax) {
 		// It acknowledges something not yet sent: ACK and drop.

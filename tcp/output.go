@@ -341,6 +341,12 @@ func (t *TCB) retransmitHead() {
 	case SynReceived:
 		t.sendSYN(true)
 		return
+	case FinWait1:
+		if t.sndUna == t.iss {
+			// Closed in SYN_RCVD: the SYN-ACK is still the oldest segment.
+			t.sendSYN(true)
+			return
+		}
 	}
 	off := int(t.sndUna - t.sndBufSeq)
 	if off < 0 {

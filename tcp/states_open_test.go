@@ -307,12 +307,20 @@ func TestState_SynRcvdClose_RFC9293_3_10_4(t *testing.T) {
 		stIn("0.1", "S 5000:5000(0) win 65535 "+stPeerSynOpts),
 		stOut("+0", "S. 1000:1000(0) ack 5001 win 64240 <mss 1460,sackOK,wscale 7>"),
 		stEv(stChange(SynSent, SynReceived, CauseSimultaneousOpen)),
+		// Nothing queued: the FIN goes out at once and the connection enters
+		// FIN_WAIT_1 (RFC 9293 3.10.4 first branch, Linux tcp_close_state).
 		stClose("0.15"),
-		stState(SynReceived),
-		stOut("1.1", "S. 1000:1000(0) ack 5001 win 64240 <mss 1460,sackOK,wscale 7>"),
-		stIn("1.2", ". 5001:5001(0) ack 1001 win 502"),
 		stOut("+0", "F. 1001:1001(0) ack 5001 win 502"),
-		stEv(stChange(SynReceived, Established, CauseHandshakeAck), stChange(Established, FinWait1, CauseClose)),
+		stEv(stChange(SynReceived, FinWait1, CauseClose)),
+		// Our SYN is still unacknowledged: its SYN-ACK is what the RTO resends.
+		// Its window keeps the right edge the FIN advertised (502 << 7), since
+		// a window never shrinks (RFC 9293 3.8.6.2.2).
+		stOut("1.1", "S. 1000:1000(0) ack 5001 win 64256 <mss 1460,sackOK,wscale 7>"),
+		stIn("1.2", ". 5001:5001(0) ack 1001 win 502"),
+		// The RTO went back to SND.UNA (RFC 5681 3.1, Linux marks all lost):
+		// with the SYN acknowledged, the FIN is sent again.
+		stOut("+0", "F. 1001:1001(0) ack 5001 win 502"),
+		stState(FinWait1),
 		stIn("1.3", ". 5001:5001(0) ack 1002 win 502"),
 		stEv(stChange(FinWait1, FinWait2, CauseFinAcked)),
 		stIn("1.4", "F. 5001:5001(0) ack 1002 win 502"),

@@ -568,10 +568,17 @@ func (t *TCB) shutdownWrite(cause Cause) {
 	}
 	switch t.state {
 	case SynReceived:
-		// RFC 9293 3.10.4: queue the FIN until the handshake completes
-		// (processAck then enters FIN_WAIT_1 and sends it).
 		t.finQueued = true
-		return
+		if t.sndBuf.Len() > 0 {
+			// RFC 9293 3.10.4: with data queued, the FIN waits for the
+			// handshake (processAck then enters FIN_WAIT_1 and sends both).
+			return
+		}
+		// With nothing to send, send the FIN now and enter FIN_WAIT_1, as
+		// RFC 9293 3.10.4 and Linux's tcp_close_state do. Our SYN stays
+		// unacknowledged until the peer's ACK: the SYN-ACK is still
+		// retransmitted (retransmitHead).
+		t.setState(FinWait1, cause)
 	case Established:
 		t.finQueued = true
 		t.setState(FinWait1, cause)
