@@ -48,6 +48,8 @@ type infoCounters struct {
 	totalRetrans            uint64
 	fastRetrans             uint64
 	timeouts                uint64
+	// Routine events, kept here rather than in the lazily allocated Stats.
+	windowUpdates, dupAcks, retransmits, windowProbes, keepaliveProbes uint64
 }
 
 // Info is a snapshot of the connection, with what Linux's struct tcp_info

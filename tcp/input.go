@@ -61,7 +61,7 @@ func ResetFor(seg *Segment) (Segment, bool) {
 // inputClosed: RFC 9293 3.10.7.1. All data is discarded; anything but an RST
 // is answered with an RST.
 func (t *TCB) inputClosed(seg *Segment) {
-	t.stats.SegmentsToClosed++
+	t.st().SegmentsToClosed++
 	if rst, ok := ResetFor(seg); ok {
 		t.seg = rst
 		t.out.Segment(&t.seg)
@@ -76,11 +76,11 @@ func (t *TCB) inputListen(seg *Segment) {
 		return
 	case seg.Flags&wire.FlagACK != 0:
 		// Second check: an ACK in LISTEN is bad: <SEQ=SEG.ACK><CTL=RST>.
-		t.stats.BadAckInListen++
+		t.st().BadAckInListen++
 		t.inputClosed(seg)
 		return
 	case seg.Flags&wire.FlagSYN == 0:
-		t.stats.DroppedNoFlags++
+		t.st().DroppedNoFlags++
 		return
 	}
 	// Third check: a SYN. Like Linux, data carried on the SYN is not
@@ -173,7 +173,7 @@ func (t *TCB) inputSynSent(seg *Segment) {
 	if f&wire.FlagACK != 0 {
 		if seqLEQ(seg.Ack, t.iss) || seqGT(seg.Ack, t.sndNxt) {
 			// Not for our SYN: <SEQ=SEG.ACK><CTL=RST> unless it is an RST.
-			t.stats.BadAck++
+			t.st().BadAck++
 			if f&wire.FlagRST == 0 {
 				t.inputClosed(seg)
 			}
@@ -185,13 +185,13 @@ func (t *TCB) inputSynSent(seg *Segment) {
 		if f&wire.FlagACK != 0 {
 			t.fail(syscall.ECONNREFUSED, CauseResetInSynSent)
 		} else {
-			t.stats.RSTsIgnored++
+			t.st().RSTsIgnored++
 		}
 		return
 	}
 	// Fourth check: SYN.
 	if f&wire.FlagSYN == 0 {
-		t.stats.DroppedNoFlags++
+		t.st().DroppedNoFlags++
 		return
 	}
 	t.irs = seg.Seq
@@ -268,7 +268,7 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 	// the sequence check, since it starts one before RCV.NXT).
 	if t.state == SynReceived && f&wire.FlagSYN != 0 && f&wire.FlagRST == 0 && seg.Seq == t.irs {
 		if f&wire.FlagACK == 0 {
-			t.stats.SYNRetransmitted++
+			t.st().SYNRetransmitted++
 			if t.oowRateLimited() {
 				// Linux's tcp_check_req rate-limits these replies too.
 				return
@@ -297,7 +297,7 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 	// RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent is
 	// a duplicate from an earlier incarnation or wrap; ACK it and drop it.
 	if t.tsOK && seg.Options.HasTimestamps && f&wire.FlagRST == 0 && t.pawsReject(seg) {
-		t.stats.PAWSRejected++
+		t.st().PAWSRejected++
 		t.dupAck(seg)
 		return
 	}
@@ -314,14 +314,14 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 			if f&wire.FlagSYN != 0 && t.state != SynReceived {
 				// RFC 5961 4.2: a SYN in a synchronized state, whatever its
 				// sequence number, gets a challenge ACK.
-				t.stats.SYNInSynchronized++
+				t.st().SYNInSynchronized++
 				t.sendChallengeAck()
 				return
 			}
-			t.stats.OutOfWindow++
+			t.st().OutOfWindow++
 			t.dupAck(seg)
 		} else {
-			t.stats.RSTsOutOfWindow++
+			t.st().RSTsOutOfWindow++
 		}
 		return
 	}
@@ -337,14 +337,14 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 	// Fourth check: SYN in a synchronized state (RFC 5961 4.2: challenge
 	// ACK).
 	if f&wire.FlagSYN != 0 {
-		t.stats.SYNInSynchronized++
+		t.st().SYNInSynchronized++
 		t.sendChallengeAck()
 		return
 	}
 
 	// Fifth check: ACK.
 	if f&wire.FlagACK == 0 {
-		t.stats.DroppedNoAck++
+		t.st().DroppedNoAck++
 		return
 	}
 	if !t.processAck(seg) {
@@ -388,7 +388,7 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 					// answered with RST and the connection is dropped. The
 					// RST answers the segment (tcp_rcv_state_process returns
 					// 1 and tcp_v4_send_reset replies): <SEQ=SEG.ACK><RST>.
-					t.stats.DataAfterClose++
+					t.st().DataAfterClose++
 					if rst, ok := ResetFor(seg); ok {
 						t.seg = rst
 						t.out.Segment(&t.seg)
@@ -401,7 +401,7 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 		default:
 			// CLOSE_WAIT, CLOSING, LAST_ACK: the peer already sent its FIN;
 			// the text is ignored (RFC 9293 3.10.7.4 seventh check).
-			t.stats.DataAfterFin++
+			t.st().DataAfterFin++
 		}
 	}
 
@@ -449,7 +449,7 @@ func (t *TCB) pawsReject(seg *Segment) bool {
 func (t *TCB) dupAck(seg *Segment) {
 	if len(seg.Payload) == 0 && seg.Flags&(wire.FlagSYN|wire.FlagFIN) == 0 {
 		if t.oowRateLimited() {
-			t.stats.OutOfWindowAcksRateLimited++
+			t.st().OutOfWindowAcksRateLimited++
 			return
 		}
 	}
@@ -466,11 +466,11 @@ func (t *TCB) dupAck(seg *Segment) {
 // gets a challenge ACK.
 func (t *TCB) inputRST(seg *Segment) {
 	if seg.Seq != t.rcvNxt {
-		t.stats.RSTsInWindow++
+		t.st().RSTsInWindow++
 		t.sendChallengeAck()
 		return
 	}
-	t.stats.RSTsAccepted++
+	t.st().RSTsAccepted++
 	switch t.state {
 	case SynReceived:
 		if t.passive {
@@ -500,7 +500,7 @@ func (t *TCB) processAck(seg *Segment) bool {
 	if synPending {
 		// RFC 9293 3.10.7.4 fifth check in SYN_RCVD.
 		if !(seqLT(t.sndUna, ack) && seqLEQ(ack, t.sndNxt)) {
-			t.stats.BadAck++
+			t.st().BadAck++
 			if rst, ok := ResetFor(seg); ok {
 				t.seg = rst
 				t.out.Segment(&t.seg)
@@ -539,7 +539,7 @@ acked:
 	// RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
 	if seqGT(ack, t.sndMax) {
 		// It acknowledges something not yet sent: ACK and drop.
-		t.stats.AckUnsentData++
+		t.st().AckUnsentData++
 		t.sendChallengeAck()
 		return false
 	}
@@ -551,7 +551,7 @@ acked:
 		maxWnd = uint32(t.info.bytesAcked)
 	}
 	if seqLT(ack, t.sndUna-maxWnd) {
-		t.stats.AckTooOld++
+		t.st().AckTooOld++
 		t.sendChallengeAck()
 		return false
 	}
@@ -724,7 +724,7 @@ func (t *TCB) updateWindow(seg *Segment) {
 	wnd := uint32(seg.Window) << t.sndWscale
 	if seqLT(t.sndWl1, seg.Seq) || (t.sndWl1 == seg.Seq && seqLEQ(t.sndWl2, seg.Ack)) || seqGT(seg.Ack, t.sndWl2) {
 		if wnd != t.sndWnd {
-			t.stats.WindowUpdates++
+			t.info.windowUpdates++
 		}
 		t.sndWnd = wnd
 		t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
@@ -744,7 +744,7 @@ func (t *TCB) maybeDupAck(seg *Segment, prevUna uint32) {
 		return
 	}
 	t.dupAcks++
-	t.stats.DupAcks++
+	t.info.dupAcks++
 	if t.inRecovery {
 		// Inflate for each segment that has left the network (RFC 6582 3.2 step 5).
 		t.ccs.Cwnd++
@@ -772,7 +772,7 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	if seqLT(seq, t.rcvNxt) {
 		skip := t.rcvNxt - seq
 		if skip >= uint32(len(p)) {
-			t.stats.DuplicateData++
+			t.st().DuplicateData++
 			t.ackPending = true
 			t.quickAck()
 			return
@@ -787,13 +787,13 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	}
 	off := seq - t.rcvNxt
 	if off >= wnd {
-		t.stats.DataBeyondWindow++
+		t.st().DataBeyondWindow++
 		t.ackPending = true
 		t.quickAck()
 		return
 	}
 	if uint32(len(p)) > wnd-off {
-		t.stats.DataBeyondWindow++
+		t.st().DataBeyondWindow++
 		p = p[:wnd-off]
 	}
 	if t.rcvFin {
@@ -805,12 +805,12 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	advanced, stored := t.rcvBuf.write(int(off), p)
 	t.info.dataSegsIn++
 	if stored < len(p) {
-		t.stats.OutOfOrderDropped++
+		t.st().OutOfOrderDropped++
 	}
 	if off > 0 {
 		// Out of order: ACK at once so the sender learns of the gap (RFC 5681
 		// 4.2, RFC 9293 SHLD-?).
-		t.stats.OutOfOrderSegments++
+		t.st().OutOfOrderSegments++
 		t.lastOOO, t.lastOOOValid = seq, true
 		t.ackPending = true
 		t.quickAck()
@@ -935,13 +935,13 @@ func (t *TCB) ackIfNeeded() {
 func (t *TCB) inputTimeWait(seg *Segment) {
 	f := seg.Flags
 	if t.tsOK && seg.Options.HasTimestamps && f&wire.FlagRST == 0 && t.pawsReject(seg) {
-		t.stats.PAWSRejected++
+		t.st().PAWSRejected++
 		t.sendAck()
 		return
 	}
 	if f&wire.FlagRST != 0 {
 		if t.cfg.RFC1337 {
-			t.stats.RSTsIgnored++
+			t.st().RSTsIgnored++
 			return
 		}
 		if seg.Seq == t.rcvNxt {
@@ -949,18 +949,18 @@ func (t *TCB) inputTimeWait(seg *Segment) {
 			t.setState(Closed, CauseResetReceived)
 			return
 		}
-		t.stats.RSTsOutOfWindow++
+		t.st().RSTsOutOfWindow++
 		return
 	}
 	if f&wire.FlagSYN != 0 {
 		// A new SYN may reuse the 4-tuple; the stack decides with
 		// TimeWaitAcceptsSYN before handing it here. Otherwise: ACK.
-		t.stats.SYNInSynchronized++
+		t.st().SYNInSynchronized++
 		t.sendChallengeAck()
 		return
 	}
 	if f&wire.FlagFIN != 0 && seg.Seq+uint32(len(seg.Payload))+1 == t.rcvNxt {
-		t.stats.FinRetransmitted++
+		t.st().FinRetransmitted++
 		t.closeTimer.set(t.now + t.cfg.TimeWaitLen)
 		t.sendAck()
 		return
@@ -969,7 +969,7 @@ func (t *TCB) inputTimeWait(seg *Segment) {
 		// A duplicate ACK from the peer: nothing to do.
 		return
 	}
-	t.stats.OutOfWindow++
+	t.st().OutOfWindow++
 	t.dupAck(seg)
 }
 

@@ -149,14 +149,14 @@ func (t *TCB) sendAck() {
 // global rate limits (RFC 5961 7).
 func (t *TCB) sendChallengeAck() {
 	if t.oowRateLimited() {
-		t.stats.ChallengeAcksRateLimited++
+		t.st().ChallengeAcksRateLimited++
 		return
 	}
 	if t.limiter != nil && !t.limiter.allow(t.now) {
-		t.stats.ChallengeAcksRateLimited++
+		t.st().ChallengeAcksRateLimited++
 		return
 	}
-	t.stats.ChallengeAcks++
+	t.st().ChallengeAcks++
 	t.sendAck()
 }
 

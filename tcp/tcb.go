@@ -197,7 +197,9 @@ type TCB struct {
 	keepCnt     int
 	userTimeout time.Duration
 
-	stats Stats
+	// stats is allocated on the first anomaly: most connections never
+	// count anything, and an idle connection's memory matters.
+	stats *Stats
 	info  infoCounters
 
 	// lastOOO is the start of the most recent out-of-order segment, so that
@@ -234,7 +236,26 @@ func New(cfg *Config, out Output) (*TCB, error) {
 func (t *TCB) State() State { return t.state }
 
 // Stats returns the counters of what this connection dropped and why.
-func (t *TCB) Stats() Stats { return t.stats }
+func (t *TCB) Stats() Stats {
+	var st Stats
+	if t.stats != nil {
+		st = *t.stats
+	}
+	st.WindowUpdates = t.info.windowUpdates
+	st.DupAcks = t.info.dupAcks
+	st.Retransmits = t.info.retransmits
+	st.WindowProbes = t.info.windowProbes
+	st.KeepaliveProbes = t.info.keepaliveProbes
+	return st
+}
+
+// st returns the counters, allocating them on first use.
+func (t *TCB) st() *Stats {
+	if t.stats == nil {
+		t.stats = new(Stats)
+	}
+	return t.stats
+}
 
 // SetChallengeLimiter makes the TCB share a global challenge-ACK budget
 // (tcp_challenge_ack_limit) with other connections. nil means no global cap.
@@ -527,7 +548,7 @@ func (t *TCB) Close(now Time) error {
 	if t.rcvBuf.readable() > 0 && t.cfg.AbortOnUnreadData {
 		// Linux (RFC 2525 2.17): unread data would be lost silently; an RST
 		// tells the peer so.
-		t.stats.ResetsOnCloseWithUnread++
+		t.st().ResetsOnCloseWithUnread++
 		t.abortWith(CauseCloseUnreadData)
 		return nil
 	}

@@ -123,7 +123,7 @@ func (t *TCB) retransmitTimer() {
 		}
 		t.retrans++
 		t.info.totalRetrans++
-		t.stats.Retransmits++
+		t.info.retransmits++
 		if t.retrans > t.cfg.SynLinearTimeouts {
 			t.backoff++
 		}
@@ -145,7 +145,7 @@ func (t *TCB) retransmitTimer() {
 		t.retrans++
 		t.backoff++
 		t.info.totalRetrans++
-		t.stats.Retransmits++
+		t.info.retransmits++
 		t.rttTiming = false
 		t.sendSYN(true)
 		return
@@ -196,7 +196,7 @@ func (t *TCB) retransmitTimer() {
 	t.recover = t.sndMax
 	t.dupAcks = 0
 	t.retrans++
-	t.stats.Retransmits++
+	t.info.retransmits++
 	t.info.timeouts++
 	t.backoff++
 	t.rttTiming = false
@@ -268,7 +268,7 @@ func (t *TCB) probeTimer() {
 		return
 	}
 	t.probesOut++
-	t.stats.WindowProbes++
+	t.info.windowProbes++
 	if t.sndWnd > 0 {
 		t.output()
 	}
@@ -337,7 +337,7 @@ func (t *TCB) keepaliveTimer() {
 		t.probeStart = t.now
 	}
 	t.probesOut++
-	t.stats.KeepaliveProbes++
+	t.info.keepaliveProbes++
 	t.emit(wire.FlagACK, t.sndUna-1, nil, false)
 	t.keepTimer.set(t.now + t.keepaliveIntvl())
 }
