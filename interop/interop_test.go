@@ -87,12 +87,12 @@ func TestKernelCurlDownloadsFromSynfin(t *testing.T) {
 	// curl closes first: its side waits in TIME-WAIT...
 	curlSide := addrPort(kernelAddr, localPort)
 	synfinSide := addrPort(synfinAddr, 80)
-	eventually(t, 10*time.Second, "kernel (curl's side) in TIME-WAIT", func() (bool, string) {
+	eventually(t, 30*time.Second, "kernel (curl's side) in TIME-WAIT", func() (bool, string) {
 		rows, out := kernelSockets(t, ns)
 		return hasRow(rows, "TIME-WAIT", curlSide, synfinSide), out
 	})
 	// ...and synfin's, after CLOSE_WAIT and LAST_ACK, is gone.
-	eventually(t, 10*time.Second, "synfin has no connection left", func() (bool, string) { return onlyListeners(ns) })
+	eventually(t, 30*time.Second, "synfin has no connection left", func() (bool, string) { return onlyListeners(ns) })
 }
 
 // getRate matches synfin get's summary line.
@@ -140,7 +140,7 @@ func TestSynfinGetDownloadsFromKernel(t *testing.T) {
 
 	// http.server speaks HTTP/1.0 and closes first: the kernel ends in
 	// TIME-WAIT, having had synfin's FIN in answer to its own.
-	eventually(t, 10*time.Second, "kernel (http.server's side) in TIME-WAIT", func() (bool, string) {
+	eventually(t, 30*time.Second, "kernel (http.server's side) in TIME-WAIT", func() (bool, string) {
 		rows, out := kernelSockets(t, ns)
 		for _, r := range rows {
 			if r.Local == server && r.State != "LISTEN" && r.State != "TIME-WAIT" {
@@ -214,11 +214,11 @@ func TestHalfCloseKernelFirst(t *testing.T) {
 	}
 
 	client := addrPort(kernelAddr, localPort)
-	eventually(t, 10*time.Second, "kernel (client's side) in TIME-WAIT", func() (bool, string) {
+	eventually(t, 30*time.Second, "kernel (client's side) in TIME-WAIT", func() (bool, string) {
 		rows, out := kernelSockets(t, ns)
 		return hasRow(rows, "TIME-WAIT", client, addrPort(synfinAddr, 7)), out
 	})
-	eventually(t, 10*time.Second, "synfin has no connection left", func() (bool, string) { return onlyListeners(ns) })
+	eventually(t, 30*time.Second, "synfin has no connection left", func() (bool, string) { return onlyListeners(ns) })
 
 	// Stopping synfin flushes its capture, which shows the data it sent
 	// after the kernel's FIN.
@@ -420,11 +420,11 @@ func TestHalfCloseSynfinFirst(t *testing.T) {
 	// Between the two FINs: the kernel has read synfin's FIN and waits for
 	// its application (CLOSE-WAIT); synfin's FIN is acknowledged and it
 	// waits for the kernel's (FIN_WAIT_2).
-	eventually(t, 10*time.Second, "kernel in CLOSE-WAIT", func() (bool, string) {
+	eventually(t, 30*time.Second, "kernel in CLOSE-WAIT", func() (bool, string) {
 		rows, out := kernelSockets(t, ns)
 		return hasRow(rows, "CLOSE-WAIT", kernel.String(), local.String()), out
 	})
-	eventually(t, 10*time.Second, "synfin in FIN_WAIT_2", func() (bool, string) {
+	eventually(t, 30*time.Second, "synfin in FIN_WAIT_2", func() (bool, string) {
 		r, ok, table := synfinRow(st, local, kernel)
 		return ok && r.State == tcp.FinWait2, table
 	})
@@ -452,17 +452,20 @@ func TestHalfCloseSynfinFirst(t *testing.T) {
 
 	// synfin closed first: TIME_WAIT on its side; the kernel's LAST-ACK
 	// socket is closed by synfin's ACK of its FIN.
-	eventually(t, 5*time.Second, "synfin in TIME_WAIT", func() (bool, string) {
+	eventually(t, 30*time.Second, "synfin in TIME_WAIT", func() (bool, string) {
 		r, ok, table := synfinRow(st, local, kernel)
 		return ok && r.State == tcp.TimeWait, table
 	})
-	eventually(t, 10*time.Second, "kernel has no socket left on port 8002", func() (bool, string) {
+	eventually(t, 30*time.Second, "kernel has no socket left on port 8002", func() (bool, string) {
 		rows, out := kernelSockets(t, ns)
 		return len(rowsWithPort(rows, port)) == 0, out
 	})
 	_, _, table := synfinRow(st, local, kernel)
 	t.Logf("synfin's sockets at the end:\n%s", table)
 }
+
+// pingCounts matches ping's summary.
+var pingCounts = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
 
 // The kernel's ping, IPv4 and IPv6, is answered by synfin.
 func TestPingSynfin(t *testing.T) {
@@ -475,13 +478,25 @@ func TestPingSynfin(t *testing.T) {
 		name, debug string
 		args        []string
 	}{
-		{"IPv4", debugAddr, []string{"ping", "-c", "3", "-W", "2", synfinAddr}},
-		{"IPv6", debug6, []string{"ping", "-6", "-c", "3", "-W", "2", "fd99::2"}},
+		// -w: ping waits (up to 20 s) until 3 echoes are answered rather
+		// than giving up on a reply slower than its 1 s interval, which a
+		// machine loaded by parallel tests can cause; the loss, if any, is
+		// logged.
+		{"IPv4", debugAddr, []string{"ping", "-c", "3", "-W", "2", "-w", "20", synfinAddr}},
+		{"IPv6", debug6, []string{"ping", "-6", "-c", "3", "-W", "2", "-w", "20", "fd99::2"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out := mustRun(t, cmdTimeout, nsArgs(ns, c.args...)...)
-			if !strings.Contains(out, " 3 received") {
-				t.Fatalf("not every echo answered:\n%s", out)
+			out, err := run(30*time.Second, nsArgs(ns, c.args...)...)
+			var sent, received int
+			if m := pingCounts.FindStringSubmatch(out); m != nil {
+				sent, _ = strconv.Atoi(m[1])
+				received, _ = strconv.Atoi(m[2])
+			}
+			if err != nil || received < 3 {
+				t.Fatalf("ping: %v; %d of %d echoes answered:\n%s", err, received, sent, out)
+			}
+			if sent > received {
+				t.Logf("%d echo requests for %d replies: some reply was late or lost:\n%s", sent, received, out)
 			}
 			var stats struct{ ICMPEchoReplies uint64 }
 			if err := json.Unmarshal(getInNS(t, ns, "http://"+c.debug+"/stats"), &stats); err != nil {
@@ -512,7 +527,7 @@ func TestSynfinPcapOpensInTshark(t *testing.T) {
 	if got := sha256File(t, out); !bytes.Equal(got, want) {
 		t.Fatalf("sha256 of the download %x, want %x", got, want)
 	}
-	eventually(t, 10*time.Second, "synfin has no connection left", func() (bool, string) { return onlyListeners(ns) })
+	eventually(t, 30*time.Second, "synfin has no connection left", func() (bool, string) { return onlyListeners(ns) })
 	if err := srv.stop(); err != nil {
 		t.Fatalf("synfin serve did not exit cleanly: %v", err)
 	}

@@ -380,7 +380,7 @@ func synfinSockets(ns, debug string) ([]ssRow, string, error) {
 func startServe(t *testing.T, ns, debug string, ports []int, args ...string) *proc {
 	t.Helper()
 	p := start(t, ns, 10*time.Minute, append([]string{synfinBin, "serve", "--debug", debug}, args...)...)
-	eventually(t, 20*time.Second, "synfin serve listening", func() (bool, string) {
+	eventually(t, 60*time.Second, "synfin serve listening", func() (bool, string) {
 		if p.exited() {
 			t.Fatalf("synfin serve exited: %v\n%s", p.err, p.out.String())
 		}
@@ -401,7 +401,7 @@ func startServe(t *testing.T, ns, debug string, ports []int, args ...string) *pr
 // waitKernelListen waits until a kernel socket in ns listens on local.
 func waitKernelListen(t *testing.T, ns, local string, p *proc) {
 	t.Helper()
-	eventually(t, 30*time.Second, "kernel listening on "+local, func() (bool, string) {
+	eventually(t, 60*time.Second, "kernel listening on "+local, func() (bool, string) {
 		if p.exited() {
 			t.Fatalf("%s exited: %v\n%s", p.name, p.err, p.out.String())
 		}

@@ -261,14 +261,24 @@ func (s *Stack) icmpError(src, dst netip.Addr, tcpHdr []byte, kind icmpKind, mtu
 	}
 	switch kind {
 	case icmpFragNeed:
-		hdr := 40
+		// Floors: IPv6's minimum MTU, and for IPv4 Linux's
+		// net.ipv4.route.min_pmtu (552), so that a forged message cannot
+		// shrink segments to a few bytes (RFC 5927 7.2).
+		hdr, floor := 40, 552
 		if src.Is6() {
-			hdr = 60
-			if mtu < 1280 {
-				mtu = 1280
-			}
+			hdr, floor = 60, 1280
 		}
-		if mtu > hdr+s.cfg.MinSndMSS && mtu-hdr < int(65535) {
+		if mtu < floor {
+			mtu = floor
+		}
+		// A Too Big message only ever lowers the estimate (RFC 1191 6.3,
+		// RFC 8201 4), which starts at the link's MTU.
+		cur := int(c.pathMTU)
+		if cur == 0 {
+			cur = c.nic.mtu
+		}
+		if mtu > hdr+s.cfg.MinSndMSS && mtu < cur {
+			c.pathMTU = uint16(mtu)
 			c.tcb.SetPathMSS(now, uint16(mtu-hdr))
 		}
 	case icmpHard, icmpSoft:

@@ -70,8 +70,9 @@ type Options struct {
 	Capture Capture
 	// SomaxConn caps listen backlogs (net.core.somaxconn, 4096).
 	SomaxConn int
-	// Syncookies is net.ipv4.tcp_syncookies: 0 never, 1 when the SYN queue is
-	// full (default), 2 always.
+	// Syncookies is net.ipv4.tcp_syncookies: 1 when the SYN queue is full,
+	// 2 always, and SyncookiesNever (any negative value) for Linux's 0. The
+	// zero value means the default, 1.
 	Syncookies int
 	// EphemeralPorts is net.ipv4.ip_local_port_range (32768-60999).
 	EphemeralPorts [2]uint16
@@ -80,6 +81,10 @@ type Options struct {
 	FragmentMemory  int
 	FragmentTimeout time.Duration
 }
+
+// SyncookiesNever is the Options.Syncookies value that turns SYN cookies
+// off (tcp_syncookies=0): SYNs beyond the SYN queue are dropped.
+const SyncookiesNever = -1
 
 // Stack is a host.
 type Stack struct {
@@ -186,6 +191,13 @@ func New(opts Options) (*Stack, error) {
 	}
 	if opts.FragmentTimeout <= 0 {
 		opts.FragmentTimeout = 30 * time.Second
+	}
+	// Internally Syncookies holds the sysctl's value: 0 never, 1, 2.
+	switch {
+	case opts.Syncookies == 0:
+		opts.Syncookies = 1
+	case opts.Syncookies < 0:
+		opts.Syncookies = 0
 	}
 	s := &Stack{
 		opts:      opts,

@@ -46,6 +46,8 @@ type conn struct {
 	// reuseAddr is SO_REUSEADDR, inherited by the TIME_WAIT entry.
 	reuseAddr bool
 	removed   bool
+	// pathMTU is the path MTU learned from ICMP (0: the link's MTU).
+	pathMTU uint16
 }
 
 // Segment implements tcp.Output: serialise and queue for transmission.

@@ -465,25 +465,30 @@ func (t *TCB) dupAck(seg *Segment) {
 // acted on only if it is exactly at RCV.NXT; an RST elsewhere in the window
 // gets a challenge ACK.
 func (t *TCB) inputRST(seg *Segment) {
+	if t.state == SynReceived && t.passive {
+		// A passive open is still only a request (Linux's request socket):
+		// any RST in the window drops it and the stack discards this TCB;
+		// the listener is unaffected (RFC 9293: "return to LISTEN").
+		t.st().RSTsAccepted++
+		t.stopAllTimers()
+		t.setState(Listen, CauseResetInSynRcvd)
+		t.dead = true
+		return
+	}
 	if seg.Seq != t.rcvNxt {
 		t.st().RSTsInWindow++
 		t.sendChallengeAck()
 		return
 	}
 	t.st().RSTsAccepted++
+	// The error reported follows Linux's tcp_reset: EPIPE in CLOSE_WAIT
+	// (the peer had finished sending), ECONNRESET otherwise, including a
+	// simultaneous open in SYN_RCVD (where RFC 9293 says "refused").
 	switch t.state {
-	case SynReceived:
-		if t.passive {
-			// A passive open returns to LISTEN (the stack discards this TCB;
-			// the listener itself is unaffected).
-			t.stopAllTimers()
-			t.setState(Listen, CauseResetInSynRcvd)
-			t.dead = true
-			return
-		}
-		t.fail(syscall.ECONNREFUSED, CauseResetReceived)
-	case Established, FinWait1, FinWait2, CloseWait:
+	case SynReceived, Established, FinWait1, FinWait2:
 		t.fail(syscall.ECONNRESET, CauseResetReceived)
+	case CloseWait:
+		t.fail(syscall.EPIPE, CauseResetReceived)
 	case Closing, LastAck:
 		t.dead = true
 		t.setState(Closed, CauseResetReceived)
@@ -498,8 +503,10 @@ func (t *TCB) processAck(seg *Segment) bool {
 	// FIN_WAIT_1 that a CLOSE in SYN_RCVD leads to.
 	synPending := t.state == SynReceived || t.state == FinWait1 && t.sndUna == t.iss
 	if synPending {
-		// RFC 9293 3.10.7.4 fifth check in SYN_RCVD.
-		if !(seqLT(t.sndUna, ack) && seqLEQ(ack, t.sndNxt)) {
+		// RFC 9293 3.10.7.4 fifth check in SYN_RCVD. (The RFC's SND.NXT
+		// is sndMax: a retransmission timeout rewinds sndNxt, and the ACK
+		// may cover a FIN sent before it.)
+		if !(seqLT(t.sndUna, ack) && seqLEQ(ack, t.sndMax)) {
 			t.st().BadAck++
 			if rst, ok := ResetFor(seg); ok {
 				t.seg = rst

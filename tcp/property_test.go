@@ -430,17 +430,16 @@ func (e *simEnd) runApp(mode closeMode) {
 
 // scenario is everything rapid draws for one run.
 type scenario struct {
-	np             netParams
-	mode           closeMode
-	simOpen        bool
-	seed           uint64
-	cfg            [2]Config
-	open           [2]OpenOptions
-	rbuf, wbuf     [2]int
-	noDelay        [2]bool
-	app            [2]appParams
-	connectDelay   time.Duration
-	maxVirtualTime time.Duration
+	np           netParams
+	mode         closeMode
+	simOpen      bool
+	seed         uint64
+	cfg          [2]Config
+	open         [2]OpenOptions
+	rbuf, wbuf   [2]int
+	noDelay      [2]bool
+	app          [2]appParams
+	connectDelay time.Duration
 }
 
 func drawScenario(t *rapid.T) scenario {
@@ -723,4 +722,30 @@ func TestPropertyTransferFixed(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPropertyTransferRegressions replays scenarios the property test found.
+func TestPropertyTransferRegressions(t *testing.T) {
+	// Simultaneous open; A's SYN-ACK is lost; both shut down their sending
+	// side in SYN_RCVD, so A's FIN goes out with its SYN unacknowledged.
+	// After the RTO rewound SND.NXT, the peer's ACK of A's SYN and FIN
+	// (ack = SND.MAX) was taken for a bad ACK and answered with RST.
+	t.Run("SimultaneousOpenShutdownInSynRcvd", func(t *testing.T) {
+		var s scenario
+		s.np = netParams{loss: 0.018, delay: 125 * time.Millisecond, reorderMax: time.Millisecond}
+		s.mode = closeShutdownFirst
+		s.simOpen = true
+		s.seed = 0x62fc174170dc3b
+		for i := range 2 {
+			c := DefaultConfig()
+			c.Timestamps, c.SACK, c.WindowScaling = false, false, false
+			c.SynRetries, c.SynackRetries, c.Retries2, c.OrphanRetries = 20, 20, 30, 30
+			s.cfg[i] = c
+			s.open[i] = OpenOptions{MSS: 64}
+			s.app[i] = appParams{wchunk: 1, rchunk: 1, chunksPerWake: 1, interval: 134 * time.Millisecond}
+		}
+		s.app[1].size = 14
+		s.app[1].interval = 28 * time.Millisecond
+		runScenario(t.Fatalf, s)
+	})
 }

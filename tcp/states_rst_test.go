@@ -28,7 +28,7 @@ func TestState_RSTInSynchronizedStates_RFC5961_3_2(t *testing.T) {
 		{Established, stPassiveOpen(), 1001, 5001, syscall.ECONNRESET},
 		{FinWait1, stSteps(stPassiveOpen(), stToFinWait1()), 1002, 5001, syscall.ECONNRESET},
 		{FinWait2, stSteps(stPassiveOpen(), stToFinWait2()), 1002, 5001, syscall.ECONNRESET},
-		{CloseWait, stSteps(stPassiveOpen(), stToCloseWait()), 1001, 5002, syscall.ECONNRESET},
+		{CloseWait, stSteps(stPassiveOpen(), stToCloseWait()), 1001, 5002, syscall.EPIPE}, // Linux tcp_reset: EPIPE in CLOSE_WAIT,
 		{Closing, stSteps(stPassiveOpen(), stToClosing()), 1002, 5002, 0},
 		{LastAck, stSteps(stPassiveOpen(), stToLastAck()), 1002, 5002, 0},
 	} {
@@ -88,7 +88,9 @@ func TestState_RSTInSynRcvd_RFC9293_3_10_7_4(t *testing.T) {
 }
 
 // TestState_RSTInSimultaneousSynRcvd_RFC9293_3_10_7_4: in SYN_RCVD of an
-// active open (simultaneous open) an RST means the connection was refused.
+// active open (simultaneous open) an RST ends the connection: CLOSED, not
+// LISTEN. RFC 9293 calls it "refused"; the errno is ECONNRESET, as Linux's
+// tcp_reset reports in SYN_RECV.
 func TestState_RSTInSimultaneousSynRcvd_RFC9293_3_10_7_4(t *testing.T) {
 	stScript{steps: []stStep{
 		stConnect("0"),
@@ -98,7 +100,7 @@ func TestState_RSTInSimultaneousSynRcvd_RFC9293_3_10_7_4(t *testing.T) {
 		stOut("+0", "S. 1000:1000(0) ack 5001 win 64240 <mss 1460,sackOK,wscale 7>"),
 		stEv(stChange(SynSent, SynReceived, CauseSimultaneousOpen)),
 		stIn("0.2", "R 5001:5001(0) win 0"),
-		stEv(stErr(syscall.ECONNREFUSED), stChange(SynReceived, Closed, CauseResetReceived)),
+		stEv(stErr(syscall.ECONNRESET), stChange(SynReceived, Closed, CauseResetReceived)),
 		stDeadline("none"),
 	}}.run(t)
 }
