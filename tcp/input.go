@@ -940,44 +940,39 @@ func (t *TCB) ackIfNeeded() {
 // 2MSL timer (RFC 9293 3.10.7.4); an acceptable RST ends TIME_WAIT unless
 // tcp_rfc1337 is set (RFC 1337); anything else is acknowledged.
 func (t *TCB) inputTimeWait(seg *Segment) {
+	// One set of TIME_WAIT rules serves both a full TCB and the compact
+	// record a host keeps instead (TimeWaitRecord.Input).
+	tw, _ := t.TimeWaitRecord()
+	reply, send, v := tw.Input(t.now, t.cfg, seg)
+	t.tsRecent, t.tsRecentT = tw.TSRecent, tw.TSRecentAt
+	if tw.Expires != t.closeTimer.at {
+		t.closeTimer.set(tw.Expires)
+	}
 	f := seg.Flags
-	if t.tsOK && seg.Options.HasTimestamps && f&wire.FlagRST == 0 && t.pawsReject(seg) {
-		t.st().PAWSRejected++
-		t.sendAck()
+	switch {
+	case v == TimeWaitClose:
+		t.st().RSTsAccepted++
+		t.dead = true
+		t.setState(Closed, CauseResetReceived)
 		return
-	}
-	if f&wire.FlagRST != 0 {
-		if t.cfg.RFC1337 {
-			t.st().RSTsIgnored++
-			return
-		}
-		if seg.Seq == t.rcvNxt {
-			// Only an RST exactly at RCV.NXT ends TIME_WAIT, as in Linux.
-			t.setState(Closed, CauseResetReceived)
-			return
-		}
-		t.st().RSTsOutOfWindow++
-		return
-	}
-	if f&wire.FlagSYN != 0 {
-		// A new SYN may reuse the 4-tuple; the stack decides with
-		// TimeWaitAcceptsSYN before handing it here. Otherwise: ACK.
+	case f&wire.FlagRST != 0:
+		t.st().RSTsIgnored++
+	case v == TimeWaitNewSYN:
+		// A TCB cannot become the new incarnation itself: its owner asks
+		// TimeWaitAcceptsSYN first and opens a fresh TCB. Here the SYN is
+		// answered like any other stray segment.
 		t.st().SYNInSynchronized++
-		t.sendChallengeAck()
-		return
-	}
-	if f&wire.FlagFIN != 0 && seg.Seq+uint32(len(seg.Payload))+1 == t.rcvNxt {
+		reply, send = tw.ack(t.now), true
+	case f&wire.FlagFIN != 0:
 		t.st().FinRetransmitted++
-		t.closeTimer.set(t.now + t.cfg.TimeWaitLen)
-		t.sendAck()
-		return
+	case send:
+		t.st().OutOfWindow++
 	}
-	if f&wire.FlagACK != 0 && len(seg.Payload) == 0 && f&wire.FlagFIN == 0 {
-		// A duplicate ACK from the peer: nothing to do.
-		return
+	if send {
+		t.seg = reply
+		t.info.segsOut++
+		t.out.Segment(&t.seg)
 	}
-	t.st().OutOfWindow++
-	t.dupAck(seg)
 }
 
 // TimeWaitAcceptsSYN reports whether a SYN arriving for this connection in
@@ -985,13 +980,12 @@ func (t *TCB) inputTimeWait(seg *Segment) {
 // Linux does): its sequence number is beyond the old RCV.NXT, or its
 // timestamp is newer than TS.Recent.
 func (t *TCB) TimeWaitAcceptsSYN(seg *Segment) bool {
-	if t.state != TimeWait || seg.Flags&wire.FlagSYN == 0 || seg.Flags&(wire.FlagACK|wire.FlagRST) != 0 {
+	tw, ok := t.TimeWaitRecord()
+	if !ok {
 		return false
 	}
-	if t.tsOK && seg.Options.HasTimestamps {
-		return seqGT(seg.Options.TSVal, t.tsRecent)
-	}
-	return seqGT(seg.Seq, t.rcvNxt)
+	_, _, v := tw.Input(t.now, t.cfg, seg)
+	return v == TimeWaitNewSYN
 }
 
 // NextISNAfterTimeWait is the ISN Linux picks for a connection that reuses a

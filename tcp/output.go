@@ -489,9 +489,19 @@ func (t *TCB) rcvWindowToAdvertise() uint32 {
 		g := uint32(1) << t.rcvWscale
 		w = (w + g - 1) &^ (g - 1)
 	} else if space > mss && mss > 0 {
-		// Without scaling, advertise whole segments (as Linux does) so that
-		// small increases are not offered.
-		w = uint32(space/mss) * uint32(mss)
+		// Without scaling, Linux's __tcp_select_window keeps the window it
+		// offered while that is within one segment of the free space, and
+		// otherwise offers whole segments, so small changes are not
+		// advertised (receiver SWS avoidance).
+		cur := uint32(0)
+		if seqGT(t.rcvAdv, t.rcvNxt) {
+			cur = t.rcvAdv - t.rcvNxt
+		}
+		if cur+uint32(mss) > w && cur <= w {
+			w = cur
+		} else {
+			w = uint32(space/mss) * uint32(mss)
+		}
 	}
 	maxWin := uint32(65535) << t.rcvWscale
 	if w > maxWin {
