@@ -336,8 +336,8 @@ func TestDefines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, "quoted define", s.Defines[0].Value, "hello world")
-	mustEqual(t, "quoted define use", s.Events[0].Action.(*Syscall).Args[1].(*Ident).Name, "hello")
+	mustEqual(t, "quoted define", s.Defines[0].Value, `"hello world"`)
+	mustEqual(t, "quoted define use", s.Events[0].Action.(*Syscall).Args[1].(*String).Value, "hello world")
 
 	name, value, err := ParseDefine("TFO_COOKIE=3021b9d889017eeb")
 	if err != nil || name != "TFO_COOKIE" || value != "3021b9d889017eeb" {

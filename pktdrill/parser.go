@@ -154,12 +154,6 @@ func (p *parser) option(s *Script) {
 		if err != nil {
 			p.fail(t.pos, "--define=%s: want NAME=VALUE", o.Value)
 		}
-		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
-			st, err := lexDefine(t.pos, name, value)
-			if err == nil && len(st) == 1 && st[0].kind == tString {
-				value = st[0].val
-			}
-		}
 		s.Defines = append(s.Defines, &Define{Pos: t.pos, Name: name, Value: value})
 		// A backquoted value is the output of a command: only the runner
 		// can evaluate it, so it is recorded but not substituted.

@@ -147,8 +147,9 @@ func Scenarios() []*Scenario {
 			Title: "SYN retransmission: the first SYN is lost",
 			Description: "The client's first SYN is lost. The client stays in SYN_SENT until its retransmission " +
 				"timer fires after the initial RTO of 1 s (RFC 6298 2.1, Linux's TCP_TIMEOUT_INIT) and sends the " +
-				"SYN again, same sequence number, new timestamp; Linux tries tcp_syn_retries (6) times before " +
-				"connect() fails with ETIMEDOUT. The second SYN gets through and the handshake completes a second " +
+				"SYN again, same sequence number, new timestamp; like Linux 6.x it retries 1 s apart at first " +
+				"(tcp_syn_linear_timeouts), then doubling, and connect() fails with ETIMEDOUT after about " +
+				"two minutes. The second SYN gets through and the handshake completes a second " +
 				"late. Then the client closes, and the server closes when it reads end of file.",
 			Apps: [2]App{reader, closer},
 			Actions: actions(open(),
