@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,6 +351,49 @@ c.close()
 print("sent", len(payload), flush=True)
 `
 
+// segmentLog is a stack.Capture that keeps a line per TCP segment, with
+// the state changes it caused, for the failure message.
+type segmentLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *segmentLog) CapturePacket(ts time.Duration, out bool, pkt []byte, comment string) {
+	line := fmt.Sprintf("%10.6f ", ts.Seconds())
+	if out {
+		line += "out "
+	} else {
+		line += "in  "
+	}
+	if ip, err := wire.ParseIPv4(pkt); err == nil && ip.Protocol() == wire.ProtoTCP {
+		if seg, err := wire.ParseTCP(ip.Payload()); err == nil {
+			line += fmt.Sprintf("%d > %d [%v] seq %d ack %d win %d len %d", seg.SrcPort(), seg.DstPort(), seg.Flags(),
+				seg.Seq(), seg.Ack(), seg.Window(), len(seg.Payload()))
+		}
+	} else {
+		line += fmt.Sprintf("%d bytes, not IPv4 TCP", len(pkt))
+	}
+	if comment != "" {
+		line += "  # " + comment
+	}
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+}
+
+// String returns the log, eliding the middle of a long one.
+func (l *segmentLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := l.lines
+	if len(lines) > 120 {
+		head := append([]string(nil), lines[:20]...)
+		head = append(head, fmt.Sprintf("... %d segments ...", len(lines)-120))
+		lines = append(head, lines[len(lines)-100:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // synfinRow finds a connection in the stack's sockets table.
 func synfinRow(st *stack.Stack, local, remote netip.AddrPort) (stack.Socket, bool, string) {
 	rows := st.Sockets()
@@ -377,11 +421,17 @@ func TestHalfCloseSynfinFirst(t *testing.T) {
 	t.Cleanup(func() { ep.Close() })
 	mustRun(t, cmdTimeout, "ip", "-n", ns, "addr", "add", "10.99.2.1/24", "dev", dev)
 	mustRun(t, cmdTimeout, "ip", "-n", ns, "link", "set", dev, "up")
-	st, err := stack.New(stack.Options{})
+	trace := &segmentLog{}
+	st, err := stack.New(stack.Options{Capture: trace})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("synfin's segments and state changes:\n%s\nstats %+v", trace, st.Stats())
+		}
+		st.Close()
+	})
 	nic, err := st.AddInterface(dev, ep, netip.MustParsePrefix("10.99.2.2/24"))
 	if err != nil {
 		t.Fatal(err)

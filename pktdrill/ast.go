@@ -144,12 +144,12 @@ type ECN int
 
 // ECN values. ECNUnset means the script did not say.
 const (
-	ECNUnset ECN = iota
-	ECNNotECT    // noecn
-	ECNECT0      // ect0
-	ECNECT1      // ect1
-	ECNCE        // ce
-	ECNECT01     // ect01: either ECT(0) or ECT(1)
+	ECNUnset  ECN = iota
+	ECNNotECT     // noecn
+	ECNECT0       // ect0
+	ECNECT1       // ect1
+	ECNCE         // ce
+	ECNECT01      // ect01: either ECT(0) or ECT(1)
 )
 
 var ecnNames = map[ECN]string{ECNNotECT: "noecn", ECNECT0: "ect0", ECNECT1: "ect1", ECNCE: "ce", ECNECT01: "ect01"}
@@ -284,14 +284,14 @@ type UDPHeader struct {
 // ICMPHeader is the ICMP part of a packet line:
 // icmp TYPE [CODE] [mtu N] [id N] [ [echoed] ].
 type ICMPHeader struct {
-	Pos     Pos
-	Type    string // e.g. unreachable, packet_too_big
-	Code    string // e.g. frag_needed, host_unreachable; "" when not written
-	HasMTU  bool
-	MTU     uint32
-	HasID   bool
-	ID      uint32
-	Echoed  *ICMPEchoed // the quoted packet, or nil
+	Pos    Pos
+	Type   string // e.g. unreachable, packet_too_big
+	Code   string // e.g. frag_needed, host_unreachable; "" when not written
+	HasMTU bool
+	MTU    uint32
+	HasID  bool
+	ID     uint32
+	Echoed *ICMPEchoed // the quoted packet, or nil
 }
 
 // EchoedKind says what an ICMP error quotes.

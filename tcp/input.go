@@ -266,7 +266,8 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 	// the SYN-ACK again; in a simultaneous open, the peer's SYN-ACK
 	// acknowledging our SYN completes the handshake (Linux accepts it before
 	// the sequence check, since it starts one before RCV.NXT).
-	if t.state == SynReceived && f&wire.FlagSYN != 0 && f&wire.FlagRST == 0 && seg.Seq == t.irs {
+	synUnacked := t.state == SynReceived || t.state == FinWait1 && t.sndUna == t.iss
+	if synUnacked && f&wire.FlagSYN != 0 && f&wire.FlagRST == 0 && seg.Seq == t.irs {
 		if f&wire.FlagACK == 0 {
 			t.st().SYNRetransmitted++
 			if t.oowRateLimited() {
@@ -576,6 +577,14 @@ acked:
 	t.updateWindow(seg)
 	if !newData {
 		t.maybeDupAck(seg, prevUna)
+	}
+	if t.persist && t.sndWnd > 0 {
+		// The window opened: stop probing and forget the probe backoff, as
+		// Linux's tcp_ack_probe does; output sends what now fits.
+		t.persist = false
+		t.rtxTimer.stop()
+		t.backoff = 0
+		t.probesOut = 0
 	}
 
 	// Our FIN acknowledged?
