@@ -45,7 +45,8 @@
 //     timeout and is killed when the test fails or ends; every wait for a
 //     state is a poll with a deadline.
 //   - The synfin binary is built once, in TestMain, from the module root
-//     (found with `go env GOMOD`) into a temporary directory.
+//     (found with `go env GOMOD`) into a temporary directory named after
+//     the test process; TestMain removes those of dead processes.
 //
 // # Requirements
 //

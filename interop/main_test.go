@@ -33,7 +33,11 @@ var synfinBin string
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "synfin-interop-")
+	// The build directory is named after this process, so that a later
+	// run can remove the directories of processes killed before their
+	// cleanup.
+	sweepBuildDirs()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", buildDirPrefix, os.Getpid()))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "interop:", err)
 		return 1
@@ -49,6 +53,21 @@ func runTests(m *testing.M) int {
 		sweepNamespaces()
 	}
 	return m.Run()
+}
+
+// buildDirPrefix starts the name of TestMain's temporary directory:
+// synfin-interop-<pid>-<random>.
+const buildDirPrefix = "synfin-interop-"
+
+// sweepBuildDirs removes the build directories of dead test processes.
+func sweepBuildDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), buildDirPrefix+"*-*"))
+	for _, d := range dirs {
+		pidStr, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), buildDirPrefix), "-")
+		if pid, err := strconv.Atoi(pidStr); ok && err == nil && pid > 0 && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // buildSynfin builds ./cmd/synfin from the module root into dir.

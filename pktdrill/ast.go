@@ -56,7 +56,8 @@ type Option struct {
 	HasValue bool
 }
 
-// Define is a NAME=VALUE definition from a --define option or Config.Defines.
+// Define is a NAME=VALUE definition from a --define option. Value is the
+// text after NAME= as written (quotes kept); its tokens replace NAME.
 type Define struct {
 	Pos   Pos
 	Name  string

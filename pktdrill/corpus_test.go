@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -98,6 +99,7 @@ func TestCorpus(t *testing.T) {
 			if len(s.Events) == 0 {
 				t.Fatal("no events")
 			}
+			checkAllPositions(t, s, path)
 			if _, err := ParseFile(path, &Config{Defines: runnerDefines}); err != nil {
 				t.Fatalf("with defines: %v", err)
 			}
@@ -109,6 +111,12 @@ func TestCorpus(t *testing.T) {
 				}
 				if got := Format(s2.Events[0]); got != line {
 					t.Fatalf("%s: format not stable:\n first %q\nsecond %q", ev.Pos, line, got)
+				}
+				e1, e2 := *ev, *s2.Events[0]
+				stripPos(&e1)
+				stripPos(&e2)
+				if !reflect.DeepEqual(e1.Action, e2.Action) || !reflect.DeepEqual(e1.Time, e2.Time) {
+					t.Fatalf("%s: tree changed by format and parse:\n%s\n%s", ev.Pos, dump(e1), dump(e2))
 				}
 			}
 		})

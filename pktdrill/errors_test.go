@@ -2,6 +2,7 @@ package pktdrill
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +99,29 @@ func TestErrorPosString(t *testing.T) {
 	e := &Error{Pos: Pos{File: "x.pkt", Line: 7}, Msg: "boom"}
 	if got, want := e.Error(), "x.pkt:7: syntax error: boom"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestHostileInput(t *testing.T) {
+	deep := "+0 foo(" + strings.Repeat("[", 5000) + ") = 0"
+	_, err := Parse("e.pkt", []byte(deep), nil)
+	if err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Errorf("deep nesting: %v", err)
+	}
+	amp := "+0 foo(" + strings.Repeat("&", 5000) + "x) = 0"
+	if _, err := Parse("e.pkt", []byte(amp), nil); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Errorf("deep &: %v", err)
+	}
+	// Many words defined as nothing simply vanish.
+	cfg := &Config{Defines: map[string]string{"E": ""}}
+	s, err := Parse("e.pkt", []byte("+0 foo(1"+strings.Repeat(" E", 100000)+") = 0"), cfg)
+	if err != nil || len(s.Events[0].Action.(*Syscall).Args) != 1 {
+		t.Errorf("empty defines: %v", err)
+	}
+	// Not UTF-8, NUL bytes, lone punctuation.
+	for _, src := range []string{"\xff\xfe", "+0 \x00", "<", ">", "+", "*", "~", "...", "%", "%{", "}%", "`", "\"", "$", "${}", "--", "--x=`", "-"} {
+		if _, err := Parse("e.pkt", []byte(src), nil); err == nil {
+			t.Errorf("Parse(%q) succeeded", src)
+		}
 	}
 }

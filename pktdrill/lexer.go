@@ -152,38 +152,36 @@ func (lx *lexer) skipSpace() *Error {
 	return nil
 }
 
-// next returns the next token.
+// next returns the next token, replacing words that name defines by the
+// tokens of their values.
 func (lx *lexer) next() (token, *Error) {
-	if len(lx.pending) > 0 {
-		t := lx.pending[0]
-		lx.pending = lx.pending[1:]
-		return t, nil
-	}
-	t, err := lx.scan()
-	if err != nil {
-		return t, err
-	}
-	if t.kind == tWord && lx.defines != nil {
+	for {
+		if len(lx.pending) > 0 {
+			t := lx.pending[0]
+			lx.pending = lx.pending[1:]
+			return t, nil
+		}
+		t, err := lx.scan()
+		if err != nil || t.kind != tWord || lx.defines == nil {
+			return t, err
+		}
 		name := t.text
 		if strings.HasPrefix(name, "${") {
 			name = name[2 : len(name)-1]
 		}
-		if v, ok := lx.defines[name]; ok {
-			toks, err := lexDefine(t.pos, name, v)
-			if err != nil {
-				return t, err
-			}
-			if len(toks) == 0 {
-				return lx.next()
-			}
-			for i := range toks {
-				toks[i].off, toks[i].end = t.off, t.end
-			}
-			lx.pending = append(lx.pending, toks[1:]...)
-			return toks[0], nil
+		v, ok := lx.defines[name]
+		if !ok {
+			return t, nil
 		}
+		toks, err := lexDefine(t.pos, name, v)
+		if err != nil {
+			return t, err
+		}
+		for i := range toks {
+			toks[i].off, toks[i].end = t.off, t.end
+		}
+		lx.pending = toks // empty for an empty value: the word disappears
 	}
-	return t, nil
 }
 
 // lexDefine lexes a define's value into tokens positioned at the name.
@@ -238,6 +236,8 @@ func (lx *lexer) scan() (token, *Error) {
 		return lx.tok(tCode, start, text), nil
 	case c == '-' && lx.peekByte(1) == '-' && isAlnum(lx.peekByte(2)):
 		return lx.scanOption()
+	case c == '-' && lx.peekByte(1) == 'D' && (lx.peekByte(2) == ' ' || lx.peekByte(2) == '\t' || isLetter(lx.peekByte(2))):
+		return lx.scanDashD()
 	case c == '-' && isDigit(lx.peekByte(1)):
 		lx.off++
 		return lx.scanNumber(start)
@@ -416,6 +416,12 @@ func (lx *lexer) scanOption() (token, *Error) {
 		return lx.tok(tOption, start, name), nil
 	}
 	lx.off++
+	return lx.optionValue(start, name)
+}
+
+// optionValue lexes an option's value: everything up to the next white
+// space, with "..." and `...` segments taken whole.
+func (lx *lexer) optionValue(start int, name string) (token, *Error) {
 	vstart := lx.off
 	for lx.off < len(lx.src) && !isSpace(lx.src[lx.off]) {
 		switch q := lx.src[lx.off]; q {
@@ -439,6 +445,16 @@ func (lx *lexer) scanOption() (token, *Error) {
 	t.val = lx.src[vstart:lx.off]
 	t.has = true
 	return t, nil
+}
+
+// scanDashD lexes "-D NAME=VALUE" (or -DNAME=VALUE) as --define=NAME=VALUE.
+func (lx *lexer) scanDashD() (token, *Error) {
+	start := lx.off
+	lx.off += 2
+	for lx.off < len(lx.src) && (lx.src[lx.off] == ' ' || lx.src[lx.off] == '\t') {
+		lx.off++
+	}
+	return lx.optionValue(start, "define")
 }
 
 // rawUntil returns the source text from the lexer's position up to (not

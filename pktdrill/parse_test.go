@@ -339,6 +339,18 @@ func TestDefines(t *testing.T) {
 	mustEqual(t, "quoted define", s.Defines[0].Value, `"hello world"`)
 	mustEqual(t, "quoted define use", s.Events[0].Action.(*Syscall).Args[1].(*String).Value, "hello world")
 
+	// -D NAME=VALUE lines in the header are --define options.
+	for _, src := range []string{"-D W=3000\n+0 < S 0:0(0) win W", "-DW=3000\n+0 < S 0:0(0) win W"} {
+		s, err = Parse("d.pkt", []byte(src), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stripPos(s)
+		mustEqual(t, "-D option", s.Options, []*Option{{Name: "define", Value: "W=3000", HasValue: true}})
+		mustEqual(t, "-D define", s.Defines, []*Define{{Name: "W", Value: "3000"}})
+		mustEqual(t, "-D use", s.Events[0].Action.(*Packet).TCP.Win, uint16(3000))
+	}
+
 	name, value, err := ParseDefine("TFO_COOKIE=3021b9d889017eeb")
 	if err != nil || name != "TFO_COOKIE" || value != "3021b9d889017eeb" {
 		t.Errorf("ParseDefine = %q, %q, %v", name, value, err)

@@ -89,11 +89,24 @@ type ListenConfig struct {
 // Listen announces on the stack's address (network "tcp", "tcp4" or "tcp6";
 // address "ip:port", ":port" for any), like net.Listen.
 func (s *Stack) Listen(network, address string) (net.Listener, error) {
-	return s.ListenConfig(ListenConfig{}, network, address)
+	ln, err := s.ListenConfig(ListenConfig{}, network, address)
+	if err != nil {
+		return nil, err // not a nil *TCPListener in a non-nil interface
+	}
+	return ln, nil
+}
+
+// netName makes an error name the network the caller asked for ("tcp4"),
+// as package net's errors do.
+func netName(err *error, network string) {
+	if oe, ok := (*err).(*net.OpError); ok && network != "" {
+		oe.Net = network
+	}
 }
 
 // ListenConfig is Listen with options.
-func (s *Stack) ListenConfig(lc ListenConfig, network, address string) (*TCPListener, error) {
+func (s *Stack) ListenConfig(lc ListenConfig, network, address string) (_ *TCPListener, err error) {
+	defer netName(&err, network)
 	ap, err := parseAddr(network, address, true)
 	if err != nil {
 		return nil, opError("listen", netip.AddrPort{}, netip.AddrPort{}, err)
@@ -107,20 +120,23 @@ func (s *Stack) ListenConfig(lc ListenConfig, network, address string) (*TCPList
 		return nil, opError("listen", ap, netip.AddrPort{}, syscallErr("bind", syscall.EADDRNOTAVAIL))
 	}
 	reuse := !lc.NoReuseAddr
+	// Go sets IPV6_V6ONLY on "tcp6" sockets: the IPv6 wildcard then takes
+	// IPv6 only.
+	v6only := network == "tcp6" && ap.Addr().IsUnspecified()
 	if ap.Port() == 0 {
 		p, ok := s.freePort(ap.Addr())
 		if !ok {
 			return nil, opError("listen", ap, netip.AddrPort{}, syscallErr("bind", syscall.EADDRINUSE))
 		}
 		ap = netip.AddrPortFrom(ap.Addr(), p)
-	} else if s.bindConflict(ap, reuse, true) {
+	} else if s.bindConflictV6Only(ap, reuse, true, v6only) {
 		return nil, opError("listen", ap, netip.AddrPort{}, syscallErr("bind", syscall.EADDRINUSE))
 	}
 	backlog := lc.Backlog
 	if backlog <= 0 || backlog > s.opts.SomaxConn {
 		backlog = s.opts.SomaxConn
 	}
-	l := &listener{s: s, addr: ap, backlog: backlog}
+	l := &listener{s: s, addr: ap, backlog: backlog, v6only: v6only}
 	tl := &TCPListener{s: s, l: l, reuseAddr: reuse}
 	l.user = tl
 	s.listeners[ap] = l
@@ -150,11 +166,17 @@ type TCPListener struct {
 	reuseAddr bool
 	mu        sync.Mutex
 	dl        time.Time
+	// inherit, when set (ListenSocket), replaces the default inheritance.
+	inherit func(t *tcp.TCB, now tcp.Time)
 }
 
 // applyInherited sets what an accepted connection inherits: TCP_NODELAY,
 // which Go's net package sets on every TCP connection.
 func (tl *TCPListener) applyInherited(tcb *tcp.TCB) {
+	if tl.inherit != nil {
+		tl.inherit(tcb, tl.s.clock.Now())
+		return
+	}
 	tcb.SetNoDelay(tcb.Now(), true)
 }
 
@@ -278,7 +300,8 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 }
 
 // DialTCP connects from an optional local address.
-func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPort, address string) (*TCPConn, error) {
+func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPort, address string) (_ *TCPConn, err error) {
+	defer netName(&err, network)
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -294,10 +317,12 @@ func (s *Stack) DialTCP(ctx context.Context, network string, laddr netip.AddrPor
 		return nil, opError("dial", netip.AddrPort{}, raddr, net.ErrClosed)
 	}
 	nic, src, ok := s.route(raddr.Addr())
-	if !ok {
+	if !ok || s.badSource(raddr.Addr()) {
+		// No route, or a broadcast or multicast destination, which TCP must
+		// refuse (RFC 9293 MUST-46; Linux answers ENETUNREACH).
 		s.stats.NoRoute++
 		s.mu.Unlock()
-		return nil, opError("dial", netip.AddrPort{}, raddr, syscallErr("connect", syscall.ENETUNREACH))
+		return nil, opError("dial", laddr, raddr, syscallErr("connect", syscall.ENETUNREACH))
 	}
 	if laddr.IsValid() && laddr.Addr().IsValid() && !laddr.Addr().IsUnspecified() {
 		if !s.isLocal(laddr.Addr()) {
@@ -416,7 +441,16 @@ func (tc *TCPConn) Read(b []byte) (int, error) {
 		if tc.isClosed() {
 			return 0, opError("read", tc.key.local, tc.key.remote, net.ErrClosed)
 		}
+		if deadlinePassed(tc.readDeadline()) {
+			// As in package net, a past deadline fails even with data waiting.
+			return 0, opError("read", tc.key.local, tc.key.remote, os.ErrDeadlineExceeded)
+		}
 		s.mu.Lock()
+		if s.closed {
+			// Stack.Close aborted the connection: not an orderly EOF.
+			s.mu.Unlock()
+			return 0, opError("read", tc.key.local, tc.key.remote, net.ErrClosed)
+		}
 		n, err := tc.c.tcb.Read(s.clock.Now(), b)
 		if err != tcp.ErrWouldBlock {
 			s.afterEngine(tc.c)
@@ -451,7 +485,14 @@ func (tc *TCPConn) Write(b []byte) (int, error) {
 		if tc.isClosed() {
 			return written, opError("write", tc.key.local, tc.key.remote, net.ErrClosed)
 		}
+		if deadlinePassed(tc.writeDeadline()) {
+			return written, opError("write", tc.key.local, tc.key.remote, os.ErrDeadlineExceeded)
+		}
 		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return written, opError("write", tc.key.local, tc.key.remote, net.ErrClosed)
+		}
 		st := tc.c.tcb.State()
 		if st == tcp.SynSent || st == tcp.SynReceived {
 			// Wait for the handshake, as a blocking socket does.
@@ -480,6 +521,15 @@ func (tc *TCPConn) Write(b []byte) (int, error) {
 		}
 	}
 }
+
+func (tc *TCPConn) readDeadline() time.Time {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.rdl
+}
+
+// deadlinePassed reports whether a deadline is set and has passed.
+func deadlinePassed(dl time.Time) bool { return !dl.IsZero() && !time.Now().Before(dl) }
 
 func (tc *TCPConn) writeDeadline() time.Time {
 	tc.mu.Lock()
@@ -643,6 +693,25 @@ func (tc *TCPConn) SetWriteBuffer(bytes int) error {
 		return opError("set", tc.key.local, tc.key.remote, syscallErr("setsockopt", syscall.EINVAL))
 	}
 	tc.withTCB(func(t *tcp.TCB, now time.Duration) { t.SetWriteBuffer(bytes) })
+	return nil
+}
+
+// SetTOS sets the IPv4 TOS byte or IPv6 traffic class of the connection's
+// packets (IP_TOS / IPV6_TCLASS; the Differentiated Services field, RFC 9293
+// MUST-48).
+func (tc *TCPConn) SetTOS(tos uint8) error {
+	tc.s.mu.Lock()
+	tc.c.ip.tos = tos
+	tc.s.mu.Unlock()
+	return nil
+}
+
+// SetTTL sets the IPv4 TTL or IPv6 hop limit of the connection's packets
+// (IP_TTL / IPV6_UNICAST_HOPS; RFC 9293 MUST-49). 0 restores the default.
+func (tc *TCPConn) SetTTL(ttl uint8) error {
+	tc.s.mu.Lock()
+	tc.c.ip.ttl = ttl
+	tc.s.mu.Unlock()
 	return nil
 }
 

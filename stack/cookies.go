@@ -19,6 +19,7 @@ func (s *Stack) sendCookie(l *listener, nic *NIC, key connKey, syn *tcp.Segment,
 	if err != nil {
 		return
 	}
+	c.phantom = true
 	o := s.openOptions(key, nic, isn)
 	o.TSOffset = tcp.CookieTSOffset(now, o.TSOffset, tcp.CookieTSBits(syn, s.cfg))
 	if c.tcb.Listen(now, o) != nil {

@@ -19,6 +19,10 @@ type reassembler struct {
 	used    int
 	bufs    map[fragKey]*fragBuf
 	timer   wheel.Entry
+	// oldest and newest end the list of datagrams in order of arrival,
+	// which is deadline order (one timeout for all), so that expiry and
+	// the timer cost O(1) per datagram however many a flood leaves.
+	oldest, newest *fragBuf
 }
 
 type fragKey struct {
@@ -28,16 +32,24 @@ type fragKey struct {
 }
 
 type fragBuf struct {
-	data     []byte
-	have     []seqSpan // received byte ranges, sorted, non-overlapping
-	total    int       // total payload length, -1 until the last fragment arrives
-	deadline time.Duration
-	proto    uint8
+	key        fragKey
+	prev, next *fragBuf // arrival order
+	data       []byte
+	have       []seqSpan // received byte ranges, sorted, non-overlapping
+	total      int       // total payload length, -1 until the last fragment arrives
+	deadline   time.Duration
+	proto      uint8
 }
 
 type seqSpan struct{ start, end int }
 
 const maxDatagram = 65535
+
+// fragOverhead is what the budget charges for each datagram besides its
+// data: its record, map entry and spans (Linux charges each fragment's
+// sk_buff truesize). Without it, a flood of 8-octet fragments would hold
+// tens of times the budget.
+const fragOverhead = 320
 
 func (r *reassembler) init(limit int, timeout time.Duration) {
 	r.limit, r.timeout = limit, timeout
@@ -47,33 +59,35 @@ func (r *reassembler) init(limit int, timeout time.Duration) {
 
 func (s *Stack) scheduleFrag() {
 	r := &s.frags
-	if len(r.bufs) == 0 {
+	if r.oldest == nil {
 		s.wheel.Cancel(&r.timer)
 		return
 	}
-	first := true
-	var at time.Duration
-	for _, b := range r.bufs {
-		if first || b.deadline < at {
-			at, first = b.deadline, false
-		}
-	}
-	s.wheel.Schedule(&r.timer, at)
+	s.wheel.Schedule(&r.timer, r.oldest.deadline)
 }
 
 // expire drops datagrams whose fragments did not all arrive in time.
 func (r *reassembler) expire(now time.Duration, st *Stats) {
-	for k, b := range r.bufs {
-		if b.deadline <= now {
-			r.drop(k, b)
-			st.FragmentTimeouts++
-		}
+	for r.oldest != nil && r.oldest.deadline <= now {
+		r.drop(r.oldest.key, r.oldest)
+		st.FragmentTimeouts++
 	}
 }
 
 func (r *reassembler) drop(k fragKey, b *fragBuf) {
-	r.used -= cap(b.data)
+	r.used -= cap(b.data) + fragOverhead
 	delete(r.bufs, k)
+	if b.prev != nil {
+		b.prev.next = b.next
+	} else {
+		r.oldest = b.next
+	}
+	if b.next != nil {
+		b.next.prev = b.prev
+	} else {
+		r.newest = b.prev
+	}
+	b.prev, b.next = nil, nil
 }
 
 // add stores one fragment's payload at byte offset off; more says whether
@@ -87,12 +101,20 @@ func (r *reassembler) add(k fragKey, off int, more bool, p []byte, now time.Dura
 	}
 	b := r.bufs[k]
 	if b == nil {
-		if r.used+end > r.limit {
+		if r.used+end+fragOverhead > r.limit {
 			st.FragmentsDropped++
 			return nil, false
 		}
-		b = &fragBuf{total: -1, deadline: now + r.timeout, proto: k.proto}
+		b = &fragBuf{key: k, total: -1, deadline: now + r.timeout, proto: k.proto}
 		r.bufs[k] = b
+		r.used += fragOverhead
+		b.prev = r.newest
+		if r.newest != nil {
+			r.newest.next = b
+		} else {
+			r.oldest = b
+		}
+		r.newest = b
 	}
 	if !more {
 		if b.total >= 0 && b.total != end || end < b.lastEnd() {

@@ -148,28 +148,35 @@ func router(fam string) netip.Addr {
 }
 
 // TestICMPUnreachableInSynSent: a hard error (port unreachable) quoting our
-// SYN fails Dial with ECONNREFUSED; a host unreachable does too in SYN_SENT
-// (as Linux); an error quoting another sequence number is ignored.
+// SYN fails Dial with ECONNREFUSED; a host unreachable is a soft error
+// (RFC 9293 MUST-56: the SYN keeps being retried) unless
+// AbortHandshakeOnUnreachable asks for Linux's behaviour, which fails Dial
+// with EHOSTUNREACH; an error quoting another sequence number is ignored.
 func TestICMPUnreachableInSynSent(t *testing.T) {
+	linux := Options{AbortHandshakeOnUnreachable: true}
 	cases := []struct {
 		fam        string
 		typ, code  uint8
 		seqDelta   uint32
-		want       error // nil: ignored, Dial times out
+		opts       Options
+		want       error // nil: ignored or soft, Dial times out
 		wantString string
+		soft       error // with want == nil: the soft error recorded
 	}{
-		{"v4", 3, 3, 0, syscall.ECONNREFUSED, "dial tcp 10.0.0.1:80: connect: connection refused"},
-		{"v4", 3, 2, 0, syscall.ECONNREFUSED, ""},
-		{"v4", 3, 1, 0, syscall.EHOSTUNREACH, "dial tcp 10.0.0.1:80: connect: no route to host"},
-		{"v6", 1, 4, 0, syscall.ECONNREFUSED, "dial tcp [fd00::1]:80: connect: connection refused"},
-		{"v6", 1, 3, 0, syscall.EHOSTUNREACH, ""},
-		{"v4", 3, 3, 1, nil, ""},
-		{"v6", 1, 4, 100000, nil, ""},
+		{"v4", 3, 3, 0, Options{}, syscall.ECONNREFUSED, "dial tcp 10.0.0.1:80: connect: connection refused", nil},
+		{"v4", 3, 2, 0, Options{}, syscall.ECONNREFUSED, "", nil},
+		{"v4", 3, 1, 0, Options{}, nil, "", syscall.EHOSTUNREACH},
+		{"v4", 3, 1, 0, linux, syscall.EHOSTUNREACH, "dial tcp 10.0.0.1:80: connect: no route to host", nil},
+		{"v6", 1, 4, 0, Options{}, syscall.ECONNREFUSED, "dial tcp [fd00::1]:80: connect: connection refused", nil},
+		{"v6", 1, 3, 0, Options{}, nil, "", syscall.EHOSTUNREACH},
+		{"v6", 1, 3, 0, linux, syscall.EHOSTUNREACH, "", nil},
+		{"v4", 3, 3, 1, Options{}, nil, "", nil},
+		{"v6", 1, 4, 100000, Options{}, nil, "", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fam, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s, l := rawHost(t, Options{})
+				s, l := rawHost(t, tc.opts)
 				_, peer := family(tc.fam)
 				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 				defer cancel()
@@ -199,11 +206,16 @@ func TestICMPUnreachableInSynSent(t *testing.T) {
 					t.Errorf("ICMPErrorsIn %d", st.ICMPErrorsIn)
 				}
 				if tc.want == nil {
-					if st.ICMPErrorsIgnored != 1 {
+					if tc.soft != nil {
+						c := s.conns[connKey{local: o.src, remote: o.dst}]
+						if c == nil || c.tcb.SoftError() != tc.soft {
+							t.Errorf("soft error not recorded")
+						}
+					} else if st.ICMPErrorsIgnored != 1 {
 						t.Errorf("ICMPErrorsIgnored %d, want 1", st.ICMPErrorsIgnored)
 					}
 					if st, ok := sockState(s, o.src, o.dst); !ok || st != tcp.SynSent {
-						t.Errorf("after an ignored error: %v %v", st, ok)
+						t.Errorf("after an ignored or soft error: %v %v", st, ok)
 					}
 					var ne net.Error
 					if err := <-errc; !errors.As(err, &ne) || !ne.Timeout() {

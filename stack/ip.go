@@ -66,7 +66,15 @@ func (s *Stack) inputIP(nic *NIC, p []byte, now time.Duration) {
 			return
 		}
 		if !s.isLocal(ip.Dst()) {
+			// Includes broadcast and multicast destinations: a TCP segment
+			// to one is silently discarded (RFC 9293 MUST-57).
 			s.stats.NotForUs++
+			return
+		}
+		if hasSourceRoute(ip.Options()) {
+			// Like Linux with accept_source_route=0 (and RFC 7126), packets
+			// carrying a loose or strict source route are dropped.
+			s.stats.SourceRouted++
 			return
 		}
 		payload := ip.Payload()
@@ -109,9 +117,66 @@ func (s *Stack) inputIP(nic *NIC, p []byte, now time.Duration) {
 	}
 }
 
+// hasSourceRoute reports whether IPv4 options carry LSRR (131) or SSRR (137).
+func hasSourceRoute(opts []byte) bool {
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case 0: // end of options
+			return false
+		case 1: // no-op
+			i++
+			continue
+		case 131, 137:
+			return true
+		}
+		if i+1 >= len(opts) || opts[i+1] < 2 {
+			return false
+		}
+		i += int(opts[i+1])
+	}
+	return false
+}
+
+// badSource reports whether a source address can never be a TCP peer:
+// unspecified, multicast, limited broadcast, or a directed broadcast of one
+// of our prefixes (RFC 9293 MUST-63, RFC 1122 4.2.3.10).
+func (s *Stack) badSource(a netip.Addr) bool {
+	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
+		return true
+	}
+	return s.isBroadcast(a)
+}
+
+func (s *Stack) isBroadcast(a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	if a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return true
+	}
+	for _, n := range s.nics {
+		for _, p := range n.addrs {
+			if p.Addr().Is4() && p.Bits() < 31 && p.Contains(a) {
+				b := p.Masked().Addr().As4()
+				host := 32 - p.Bits()
+				v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+				v |= 1<<host - 1
+				if a == netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func (s *Stack) inputTransport(nic *NIC, proto uint8, src, dst netip.Addr, payload, whole []byte, now time.Duration) {
 	switch proto {
 	case wire.ProtoTCP:
+		if s.badSource(src) {
+			s.stats.BadSource++
+			return
+		}
 		s.inputTCP(nic, src, dst, payload, now)
 	case wire.ProtoICMP:
 		if src.Is4() {
@@ -286,8 +351,14 @@ func (s *Stack) icmpError(src, dst netip.Addr, tcpHdr []byte, kind icmpKind, mtu
 		if kind == icmpHard {
 			errno = syscall.ECONNREFUSED
 		}
+		// Protocol and port unreachable end a connection attempt (RFC 1122
+		// 4.2.3.9). Net and host unreachable are soft: RFC 9293 MUST-56
+		// forbids aborting on them, and the connection keeps trying; if it
+		// times out, it reports this error instead of ETIMEDOUT. (Linux also
+		// aborts a handshake on them: Options.AbortHandshakeOnUnreachable.)
 		st := c.tcb.State()
-		if st == tcp.SynSent || st == tcp.SynReceived {
+		handshake := st == tcp.SynSent || st == tcp.SynReceived
+		if handshake && (kind == icmpHard || s.opts.AbortHandshakeOnUnreachable) {
 			c.tcb.HardError(now, errno)
 		} else {
 			c.tcb.SetSoftError(errno)
@@ -297,7 +368,17 @@ func (s *Stack) icmpError(src, dst netip.Addr, tcpHdr []byte, kind icmpKind, mtu
 }
 
 // sendTCP serialises a segment into an IP packet and queues it.
+// ipFields are the IP header values a connection may set (IP_TOS /
+// IPV6_TCLASS, IP_TTL / IPV6_UNICAST_HOPS); zero values mean the defaults.
+type ipFields struct {
+	tos, ttl uint8
+}
+
 func (s *Stack) sendTCP(nic *NIC, local, remote netip.AddrPort, seg *tcp.Segment) {
+	s.sendTCPWith(nic, local, remote, seg, ipFields{})
+}
+
+func (s *Stack) sendTCPWith(nic *NIC, local, remote netip.AddrPort, seg *tcp.Segment, f ipFields) {
 	if nic == nil {
 		var ok bool
 		if nic, _, ok = s.route(remote.Addr()); !ok {
@@ -317,16 +398,24 @@ func (s *Stack) sendTCP(nic *NIC, local, remote netip.AddrPort, seg *tcp.Segment
 		Seq: seg.Seq, Ack: seg.Ack, Flags: seg.Flags, Window: seg.Window, Urgent: seg.Urgent,
 	}, &seg.Options, seg.Payload)
 	wire.TCP(th).FillChecksum(local.Addr(), remote.Addr())
-	s.sendIP(nic, local.Addr(), remote.Addr(), wire.ProtoTCP, buf, hdr)
+	s.sendIPWith(nic, local.Addr(), remote.Addr(), wire.ProtoTCP, buf, hdr, f)
 }
 
 // sendIP fills in the IP header in front of an upper-layer payload that is
 // already in buf[hdr:], and queues the packet.
 func (s *Stack) sendIP(nic *NIC, src, dst netip.Addr, proto uint8, buf []byte, hdr int) {
+	s.sendIPWith(nic, src, dst, proto, buf, hdr, ipFields{})
+}
+
+func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf []byte, hdr int, f ipFields) {
+	ttl := f.ttl
+	if ttl == 0 {
+		ttl = s.opts.TTL
+	}
 	if hdr == 20 {
 		s.ipID++
 		_, err := wire.BuildIPv4(buf[:0], &wire.IPv4Header{
-			ID: s.ipID, Flags: wire.IPv4DontFragment, TTL: 64, Protocol: proto, Src: src, Dst: dst,
+			TOS: f.tos, ID: s.ipID, Flags: wire.IPv4DontFragment, TTL: ttl, Protocol: proto, Src: src, Dst: dst,
 		}, len(buf)-hdr)
 		if err != nil {
 			s.stats.NoRoute++
@@ -334,7 +423,7 @@ func (s *Stack) sendIP(nic *NIC, src, dst netip.Addr, proto uint8, buf []byte, h
 		}
 	} else {
 		if _, err := wire.BuildIPv6(buf[:0], &wire.IPv6Header{
-			NextHeader: proto, HopLimit: 64, Src: src, Dst: dst,
+			TrafficClass: f.tos, NextHeader: proto, HopLimit: ttl, Src: src, Dst: dst,
 		}, len(buf)-hdr); err != nil {
 			s.stats.NoRoute++
 			return

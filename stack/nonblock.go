@@ -43,7 +43,7 @@ func (s *Stack) DialAsync(laddr netip.AddrPort, raddr netip.AddrPort) (*TCPConn,
 		return nil, opError("dial", netip.AddrPort{}, raddr, net.ErrClosed)
 	}
 	nic, src, ok := s.route(raddr.Addr())
-	if !ok {
+	if !ok || s.badSource(raddr.Addr()) {
 		s.mu.Unlock()
 		return nil, opError("dial", netip.AddrPort{}, raddr, syscallErr("connect", syscall.ENETUNREACH))
 	}
@@ -111,6 +111,10 @@ func (tc *TCPConn) Err() error {
 func (tc *TCPConn) TryRead(b []byte) (int, error) {
 	s := tc.s
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, opError("read", tc.key.local, tc.key.remote, net.ErrClosed)
+	}
 	n, err := tc.c.tcb.Read(s.clock.Now(), b)
 	s.afterEngine(tc.c)
 	s.unlockAndFlush()
@@ -128,6 +132,10 @@ func (tc *TCPConn) TryRead(b []byte) (int, error) {
 func (tc *TCPConn) TryWrite(b []byte) (int, error) {
 	s := tc.s
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, opError("write", tc.key.local, tc.key.remote, net.ErrClosed)
+	}
 	n, err := tc.c.tcb.Write(s.clock.Now(), b)
 	s.afterEngine(tc.c)
 	s.unlockAndFlush()

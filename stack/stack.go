@@ -80,6 +80,13 @@ type Options struct {
 	// (net.ipv4.ipfrag_high_thresh, 4 MiB); FragmentTimeout is ipfrag_time (30 s).
 	FragmentMemory  int
 	FragmentTimeout time.Duration
+	// AbortHandshakeOnUnreachable makes an ICMP net or host unreachable end
+	// a connection attempt at once, as Linux does. The default follows RFC
+	// 9293 MUST-56: such errors are soft, and the SYN keeps being retried.
+	AbortHandshakeOnUnreachable bool
+	// TTL is the default IPv4 TTL and IPv6 hop limit (net.ipv4.ip_default_ttl,
+	// 64; RFC 9293 MUST-49 wants it configurable).
+	TTL uint8
 }
 
 // SyncookiesNever is the Options.Syncookies value that turns SYN cookies
@@ -134,7 +141,9 @@ type Stats struct {
 	PacketsIn, PacketsOut    uint64
 	BadIPHeader              uint64
 	BadIPChecksum            uint64
-	NotForUs                 uint64
+	NotForUs                 uint64 // not addressed to us (broadcast and multicast included)
+	BadSource                uint64 // TCP from an unspecified, multicast or broadcast source
+	SourceRouted             uint64 // IPv4 packets with a source-route option, dropped
 	UnknownProtocol          uint64
 	BadTCPHeader             uint64
 	BadTCPChecksum           uint64
@@ -188,6 +197,9 @@ func New(opts Options) (*Stack, error) {
 	}
 	if opts.FragmentMemory <= 0 {
 		opts.FragmentMemory = 4 << 20
+	}
+	if opts.TTL == 0 {
+		opts.TTL = 64
 	}
 	if opts.FragmentTimeout <= 0 {
 		opts.FragmentTimeout = 30 * time.Second

@@ -43,9 +43,14 @@ type conn struct {
 	// batched: the connection is holding its ACK until the end of the
 	// current batch of arriving packets.
 	batched bool
+	// ip holds the IP header fields set on the connection (IP_TOS, IP_TTL).
+	ip ipFields
 	// reuseAddr is SO_REUSEADDR, inherited by the TIME_WAIT entry.
 	reuseAddr bool
 	removed   bool
+	// phantom: the throw-away TCB that builds a SYN cookie's SYN-ACK; it is
+	// no connection, so its state changes are not reported.
+	phantom bool
 	// pathMTU is the path MTU learned from ICMP (0: the link's MTU).
 	pathMTU uint16
 }
@@ -55,11 +60,14 @@ func (c *conn) Segment(seg *tcp.Segment) {
 	if c.mute {
 		return
 	}
-	c.s.sendTCP(c.nic, c.key.local, c.key.remote, seg)
+	c.s.sendTCPWith(c.nic, c.key.local, c.key.remote, seg, c.ip)
 }
 
 // Event implements tcp.Output.
 func (c *conn) Event(ev tcp.Event) {
+	if c.phantom {
+		return
+	}
 	s := c.s
 	switch ev.Kind {
 	case tcp.EventStateChange:
@@ -214,6 +222,8 @@ type listener struct {
 	waitCh   chan struct{}
 	closed   bool
 	user     *TCPListener
+	// v6only: an IPv6 wildcard listener that takes no IPv4 (IPV6_V6ONLY).
+	v6only bool
 }
 
 func (l *listener) wakeAll() {
@@ -244,7 +254,7 @@ func (l *listener) removeFromQueue(c *conn) {
 // per local address (there may be millions, and each must stay small).
 type portUse struct {
 	listeners []*listener
-	binds     []*TCPConn // reserved by an explicit bind, not yet connected
+	binds     []*Reservation // reserved by an explicit bind, not yet connected
 	conns     []addrCount
 	tws       []addrCount
 }
@@ -338,24 +348,39 @@ func overlaps(a, b netip.Addr) bool {
 // SO_REUSEADDR and the other is not listening (TIME_WAIT entries and
 // connections inherit SO_REUSEADDR from the socket they came from).
 func (s *Stack) bindConflict(ap netip.AddrPort, reuseAddr, listening bool) bool {
+	return s.bindConflictV6Only(ap, reuseAddr, listening, false)
+}
+
+// bindConflictV6Only is bindConflict for a socket that may be IPV6_V6ONLY
+// on the IPv6 wildcard: it then shares the port with IPv4 holders, as a
+// v6only listener does with IPv4 binds.
+func (s *Stack) bindConflictV6Only(ap netip.AddrPort, reuseAddr, listening, v6only bool) bool {
 	p := s.ports[ap.Port()]
 	if p == nil {
 		return false
 	}
 	a := ap.Addr()
 	for _, l := range p.listeners {
+		if l.v6only && a.Is4() || v6only && l.addr.Addr().Is4() {
+			continue
+		}
 		if overlaps(l.addr.Addr(), a) {
 			return true
 		}
 	}
 	for _, list := range [][]addrCount{p.conns, p.tws} {
 		for _, c := range list {
-			if !overlaps(c.addr, a) {
+			if !overlaps(c.addr, a) || v6only && c.addr.Is4() {
 				continue
 			}
 			if !reuseAddr || c.noReuse > 0 {
 				return true
 			}
+		}
+	}
+	for _, b := range p.binds {
+		if overlaps(b.addr.Addr(), a) && (!reuseAddr || !b.reuseAddr) {
+			return true
 		}
 	}
 	return false
@@ -516,8 +541,8 @@ func (s *Stack) findListener(local netip.AddrPort) *listener {
 		}
 	}
 	// An IPv6 wildcard listener also accepts IPv4 (dual stack, like Linux
-	// with net.ipv6.bindv6only=0).
-	if l := s.listeners[any6]; l != nil && !l.closed {
+	// with net.ipv6.bindv6only=0), unless it is IPV6_V6ONLY.
+	if l := s.listeners[any6]; l != nil && !l.closed && !(l.v6only && local.Addr().Is4()) {
 		return l
 	}
 	return nil

@@ -114,10 +114,10 @@ func (t *TCB) retransmitTimer() {
 		}
 		if t.retrans >= t.cfg.SynRetries+t.cfg.SynLinearTimeouts ||
 			t.retrans > 0 && t.now-t.retransStart >= retriesBudget(t.cfg.SynRetries, t.cfg.RTOInitial, t.cfg.RTOMax) {
-			t.fail(syscall.ETIMEDOUT, CauseSynTimeout)
+			t.fail(t.timeoutErr(), CauseSynTimeout)
 			return
 		}
-		if t.retrans == t.cfg.Retries1 {
+		if t.retrans == t.cfg.Retries1 && t.softErr == nil {
 			// R1 applies to SYNs as to data (RFC 9293 3.8.3, MUST-20/22).
 			t.softErr = syscall.ETIMEDOUT
 		}
@@ -173,10 +173,10 @@ func (t *TCB) retransmitTimer() {
 		if t.userTimeout > 0 {
 			cause = CauseUserTimeout
 		}
-		t.fail(syscall.ETIMEDOUT, cause)
+		t.fail(t.timeoutErr(), cause)
 		return
 	}
-	if t.retrans == t.cfg.Retries1 {
+	if t.retrans == t.cfg.Retries1 && t.softErr == nil {
 		// RFC 9293 MUST-20 (R1): tell the IP layer and the user the path is
 		// suspect. Recorded as a soft error.
 		t.softErr = syscall.ETIMEDOUT
@@ -204,6 +204,17 @@ func (t *TCB) retransmitTimer() {
 	t.sndNxt = t.sndUna
 	t.retransmitHead()
 	t.rtxTimer.set(t.now + t.rtoBackedOff())
+}
+
+// timeoutErr is the error a connection that timed out reports: the last
+// soft error if there was one (an ICMP host unreachable says more than
+// "timed out"), ETIMEDOUT otherwise, as Linux's tcp_write_err does with
+// sk_err_soft.
+func (t *TCB) timeoutErr() error {
+	if t.softErr != nil {
+		return t.softErr
+	}
+	return syscall.ETIMEDOUT
 }
 
 // retransTimedOut decides whether to give up: TCP_USER_TIMEOUT when set,

@@ -89,7 +89,10 @@ func (tw *TimeWaitRecord) Input(now Time, cfg *Config, seg *Segment) (reply Segm
 		}
 	}
 	if !paws && f&wire.FlagACK != 0 && f&(wire.FlagFIN|wire.FlagSYN) == 0 && len(seg.Payload) == 0 && seg.Seq == tw.RcvNxt {
-		// An in-window bare ACK: nothing to say.
+		// An in-window bare ACK: remember its timestamp, say nothing. Only
+		// such segments update TS.Recent in TIME_WAIT; a retransmitted FIN
+		// lies below RCV.NXT and is re-ACKed with the old TSecr, as Linux's
+		// tcp_timewait_state_process does.
 		if tw.TSOK && seg.Options.HasTimestamps {
 			tw.TSRecent, tw.TSRecentAt = seg.Options.TSVal, now
 		}

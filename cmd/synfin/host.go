@@ -357,8 +357,17 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if url == "" && fs.NArg() > 0 {
+	// Flags may also follow the URL (synfin get --tun t0 URL -o out): parse
+	// what is left after it.
+	for fs.NArg() > 0 {
+		if url != "" {
+			fmt.Fprintf(stderr, "synfin get: more than one URL (%q and %q)\n", url, fs.Arg(0))
+			return exitUsage
+		}
 		url = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return exitUsage
+		}
 	}
 	if url == "" {
 		fmt.Fprint(stderr, getUsage)

@@ -160,10 +160,10 @@ func Open(name string, opts Options) (*Endpoint, error) {
 	return e, nil
 }
 
-// inNamespace runs f on a fresh OS thread that has entered the network
-// namespace ns. The thread is never given back to the Go scheduler: it
-// exits with the goroutine, so no other code ever runs in the namespace by
-// accident.
+// inNamespace runs f on an OS thread that has entered the network namespace
+// ns, then returns the thread to its own namespace before giving it back to
+// the Go scheduler, so no other code ever runs in ns by accident. If the
+// return fails the thread stays locked and ends with the goroutine.
 func inNamespace(ns string, f func() error) error {
 	path := ns
 	if !strings.Contains(ns, "/") {
@@ -176,12 +176,27 @@ func inNamespace(ns string, f func() error) error {
 	defer unix.Close(fd)
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // and never unlocked: see above
+		runtime.LockOSThread()
+		// Remember this thread's namespace and go back to it afterwards. If
+		// going back fails the thread stays locked, and Go ends it when the
+		// goroutine exits; but it may be the main thread, which Go cannot
+		// end, so returning to the original namespace is the normal path.
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("saving the current network namespace: %w", err)
+			return
+		}
+		defer unix.Close(orig)
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("entering network namespace %s: %w", path, err)
 			return
 		}
-		errc <- f()
+		ferr := f()
+		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- ferr
 	}()
 	return <-errc
 }
