@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"syscall"
 	"time"
@@ -117,4 +118,61 @@ func ExampleStack_Sockets() {
 	// FIN_WAIT_1 -> FIN_WAIT_2
 	// FIN_WAIT_2 -> TIME_WAIT
 	// TIME-WAIT 10.0.0.2:80
+}
+
+// DialContext fits http.Transport and net.Dialer users; a context deadline
+// ends an attempt that gets no answer, as a timeout error.
+func ExampleStack_DialContext() {
+	client, server := hosts()
+	defer client.Close()
+	defer server.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := client.DialContext(ctx, "tcp", "10.0.0.3:80") // nobody there: SYNs go unanswered
+	var ne net.Error
+	fmt.Println(errors.As(err, &ne) && ne.Timeout())
+	// Output: true
+}
+
+// SetLinger(0) makes Close abort the connection with RST; the peer's next
+// read fails with ECONNRESET.
+func ExampleTCPConn_SetLinger() {
+	client, server := hosts()
+	defer client.Close()
+	defer server.Close()
+
+	ln, _ := server.Listen("tcp", "10.0.0.2:80")
+	accepted := make(chan net.Conn)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, _ := client.DialTCP(context.Background(), "tcp", netip.AddrPort{}, "10.0.0.2:80")
+	peer := <-accepted
+	c.SetLinger(0)
+	c.Close()
+	_, err := peer.Read(make([]byte, 1))
+	fmt.Println(errors.Is(err, syscall.ECONNRESET))
+	// Output: true
+}
+
+// Info is TCP_INFO: the state, the negotiated options, RTT, cwnd and counters.
+func ExampleTCPConn_Info() {
+	client, server := hosts()
+	defer client.Close()
+	defer server.Close()
+
+	ln, _ := server.Listen("tcp", "10.0.0.2:80")
+	go func() {
+		c, _ := ln.Accept()
+		io.Copy(io.Discard, c)
+	}()
+	c, _ := client.DialTCP(context.Background(), "tcp", netip.AddrPort{}, "10.0.0.2:80")
+	c.Write(make([]byte, 10000))
+	time.Sleep(50 * time.Millisecond)
+	info := c.Info()
+	fmt.Println(info.State, info.Timestamps, info.SACK, info.WindowScale, info.SndMSS, info.BytesAcked)
+	c.Close()
+	// Output: ESTABLISHED true true true 1448 10000
 }
