@@ -2,11 +2,12 @@
 GO       ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test deps check vet fmt-check race fuzz fuzz-long bench tour
+.PHONY: test deps check vet fmt-check unit race fuzz fuzz-long bench tour
 
-## test: install what is missing, then formatting, vet, the race-enabled test
-## suite and a short run of every fuzz target.
-test: deps check race fuzz
+## test: install what is missing, then formatting, vet, the test suite (once
+## plain, for the allocation checks and full-size simulations, once under the
+## race detector) and a short run of every fuzz target.
+test: deps check unit race fuzz
 
 deps:
 	@scripts/deps.sh
@@ -19,6 +20,9 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./...
 
 race:
 	$(GO) test -race -count=1 ./...

@@ -102,15 +102,16 @@ func (t *Table) Listen(fd, backlog int) (int, syscall.Errno) {
 	case ssListening:
 		s.ln.SetBacklog(qlen)
 		return 0, 0
-	case ssConnecting, ssConnected:
+	case ssConnecting, ssConnected, ssDisconnecting:
 		return fail(syscall.EINVAL)
 	}
+	s.publish()
 	ln, err := t.st.ListenSocket(stack.ListenOptions{
 		Addr:      netip.AddrPortFrom(s.anyAddr(), 0),
 		Bound:     s.bound,
 		ReuseAddr: s.o.reuseAddr,
 		Backlog:   qlen,
-		Inherit:   s.setup,
+		Inherit:   s.inherit,
 	})
 	if err != nil {
 		return fail(toErrno(err))
@@ -194,6 +195,8 @@ func (t *Table) Connect(fd int, addr netip.AddrPort) *Call {
 		return t.doneCall("connect", -1, syscall.EISCONN)
 	case ssConnecting:
 		return t.start("connect", timeout(s.o.sndtimeo), s.connectWait(blocking, syscall.EALREADY))
+	case ssDisconnecting:
+		return t.doneCall("connect", -1, syscall.EINVAL)
 	}
 	raddr, e := s.sockaddr(addr)
 	if e != 0 {
@@ -258,7 +261,7 @@ func (s *sock) disconnect() {
 	case ssListening:
 		s.ln.Close()
 		s.ln = nil
-	case ssConnecting, ssConnected:
+	case ssConnecting, ssConnected, ssDisconnecting:
 		s.conn.Do(func(tb *tcp.TCB, now tcp.Time) { tb.Abort(now) })
 		s.conn.Close()
 		s.conn = nil
@@ -769,7 +772,16 @@ func (t *Table) Shutdown(fd, how int) (int, syscall.Errno) {
 		return fail(syscall.ENOTCONN)
 	}
 	v := s.look()
-	switch s.tcpState(&v) {
+	st := s.tcpState(&v)
+	if s.state == ssConnecting {
+		// inet_shutdown settles a pending non-blocking connect.
+		if st == TCP_SYN_SENT || st == TCP_SYN_RECV || st == TCP_CLOSE {
+			s.state = ssDisconnecting
+		} else {
+			s.state = ssConnected
+		}
+	}
+	switch st {
 	case TCP_CLOSE:
 		s.userShut |= bits
 		return fail(syscall.ENOTCONN)

@@ -794,3 +794,42 @@ func TestReadTimeoutAndLowat(t *testing.T) {
 }
 
 var _ = tcp.Closed
+
+func TestBlockingWriteWaitsForConnect(t *testing.T) {
+	e := newEnv(t)
+	e.listener(80, 4)
+	fd := tcpSocket(t, e.c, true)
+	expectCall(t, "connect", e.c.Connect(fd, netipServer(80)), -1, syscall.EINPROGRESS)
+	ok(t, "F_SETFL blocking")(e.c.Fcntl(fd, socket.F_SETFL, socket.O_RDWR))
+	w := e.c.Write(fd, make([]byte, 1000))
+	if w.Done() {
+		t.Fatal("write in SYN_SENT on a blocking socket returned at once")
+	}
+	r, er := e.wait(w, time.Second)
+	expect(t, "write", 1000, 0)(r, er)
+	if w.End()-w.Start() != 10*time.Millisecond {
+		t.Fatalf("write returned after %v; want the handshake's 10ms", w.End()-w.Start())
+	}
+}
+
+func TestShutdownSettlesConnect(t *testing.T) {
+	e := newEnv(t)
+	e.listener(80, 4)
+	// A non-blocking connect that completed: shutdown makes the socket
+	// SS_CONNECTED, so connect then says EISCONN.
+	fd := tcpSocket(t, e.c, true)
+	done(t, e.c.Connect(fd, netipServer(80)))
+	e.run(20 * time.Millisecond)
+	ok(t, "shutdown")(e.c.Shutdown(fd, socket.SHUT_WR))
+	expectCall(t, "connect", e.c.Connect(fd, netipServer(80)), -1, syscall.EISCONN)
+	// One that failed: SS_DISCONNECTING, where connect and listen are EINVAL.
+	f := tcpSocket(t, e.c, true)
+	done(t, e.c.Connect(f, netipServer(99)))
+	e.run(20 * time.Millisecond)
+	expect(t, "shutdown", 0, syscall.ENOTCONN)(e.c.Shutdown(f, socket.SHUT_RDWR))
+	expectCall(t, "connect", e.c.Connect(f, netipServer(80)), -1, syscall.EINVAL)
+	expect(t, "listen", 0, syscall.EINVAL)(e.c.Listen(f, 1))
+	if v := getInt(t, e.c, f, socket.SOL_SOCKET, socket.SO_ERROR); v != int(syscall.ECONNREFUSED) {
+		t.Fatalf("SO_ERROR %d", v)
+	}
+}

@@ -3,6 +3,7 @@ package socket
 import (
 	"net/netip"
 	"sort"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/synfin/synfin/stack"
@@ -18,6 +19,7 @@ const (
 	ssListening                 // SS_UNCONNECTED in TCP_LISTEN
 	ssConnecting                // SS_CONNECTING
 	ssConnected                 // SS_CONNECTED (and accepted sockets)
+	ssDisconnecting             // SS_DISCONNECTING: shutdown of a failed connect
 )
 
 // sk_shutdown bits.
@@ -45,6 +47,8 @@ type sock struct {
 	// userShut are the sk_shutdown bits set by shutdown(2).
 	userShut int
 	o        opts
+	// pub is a snapshot of o for the listener's inherit hook.
+	pub atomic.Pointer[opts]
 	// accepted counts the connections accept took off the listener, so
 	// that pending+accepted only grows as connections are queued.
 	accepted uint64
@@ -377,6 +381,21 @@ func (s *sock) sockaddr(ap netip.AddrPort) (netip.AddrPort, syscall.Errno) {
 		}
 	}
 	return netip.AddrPortFrom(a.WithZone(""), ap.Port()), 0
+}
+
+// Addr turns a sockaddr of the given family into the AddrPort the calls
+// take: an AF_INET6 sockaddr holding an IPv4 address becomes the IPv4-mapped
+// address, AF_UNSPEC the zero AddrPort.
+func Addr(family int, ap netip.AddrPort) netip.AddrPort {
+	switch family {
+	case AF_UNSPEC:
+		return netip.AddrPort{}
+	case AF_INET6:
+		if ap.Addr().Is4() {
+			return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
+		}
+	}
+	return ap
 }
 
 // anyAddr is the wildcard address of the socket's family.

@@ -145,10 +145,25 @@ func timeout(j int64) time.Duration {
 	return jiffies(j)
 }
 
-// setup applies the options to a TCB: before the SYN of connect, to each
-// passive open of a listener (Linux clones the listener), or when set.
-func (s *sock) setup(tb *tcp.TCB, now tcp.Time) {
-	o := &s.o
+// setup applies the options to a TCB before the SYN of connect.
+func (s *sock) setup(tb *tcp.TCB, now tcp.Time) { s.o.apply(tb, now) }
+
+// inherit applies a listener's options to each passive open (Linux clones
+// the listener). It runs under the stack's lock, maybe on another
+// goroutine, so it reads the snapshot publish made.
+func (s *sock) inherit(tb *tcp.TCB, now tcp.Time) {
+	if o := s.pub.Load(); o != nil {
+		o.apply(tb, now)
+	}
+}
+
+// publish makes the options visible to inherit.
+func (s *sock) publish() {
+	o := s.o.clone()
+	s.pub.Store(&o)
+}
+
+func (o *opts) apply(tb *tcp.TCB, now tcp.Time) {
 	if o.sndbuf != 0 {
 		tb.SetSendBufferBytes(o.sndbuf)
 	}
@@ -158,15 +173,16 @@ func (s *sock) setup(tb *tcp.TCB, now tcp.Time) {
 	tb.SetNoDelay(now, o.nodelay)
 	tb.SetCork(now, o.cork)
 	tb.SetLinger(o.linger, jiffies(o.lingerTime))
-	s.applyKeepAlive(tb, now)
+	o.applyKeepAlive(tb, now)
 	tb.SetUserTimeout(time.Duration(o.userTimeout) * time.Millisecond)
 	if o.congestion != "" {
 		tb.SetCongestionControl(o.congestion)
 	}
 }
 
-func (s *sock) applyKeepAlive(tb *tcp.TCB, now tcp.Time) {
-	o := &s.o
+func (s *sock) applyKeepAlive(tb *tcp.TCB, now tcp.Time) { s.o.applyKeepAlive(tb, now) }
+
+func (o *opts) applyKeepAlive(tb *tcp.TCB, now tcp.Time) {
 	tb.SetKeepAlive(now, o.keepAlive, time.Duration(o.keepIdle)*time.Second, time.Duration(o.keepIntvl)*time.Second, o.keepCnt)
 }
 
@@ -204,6 +220,9 @@ func (t *Table) Setsockopt(fd, level, name int, val []byte) (int, syscall.Errno)
 		e = syscall.ENOPROTOOPT
 	}
 	s.resync()
+	if s.state == ssListening {
+		s.publish()
+	}
 	if e != 0 {
 		return fail(e)
 	}

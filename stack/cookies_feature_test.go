@@ -63,8 +63,11 @@ func TestSynCookieFlood(t *testing.T) {
 		if n := countStates(rows); len(rows) != 5 || n[tcp.SynReceived] != 4 || n[tcp.Listen] != 1 {
 			t.Fatalf("sockets after the flood:\n%s", FormatSS(rows))
 		}
-		if len(b.conns) != 4 {
-			t.Errorf("%d connection records, want 4", len(b.conns))
+		b.mu.Lock()
+		records := len(b.conns)
+		b.mu.Unlock()
+		if records != 4 {
+			t.Errorf("%d connection records, want 4", records)
 		}
 
 		// A legitimate client still gets in, through a cookie.

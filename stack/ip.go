@@ -429,6 +429,13 @@ func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf []byt
 			return
 		}
 	}
+	if len(buf) > nic.mtu {
+		// Larger than the link carries (an ICMP echo reply to a large
+		// reassembled request; TCP never is, its MSS follows the MTU):
+		// fragment it, as Linux does (RFC 791 3.2, RFC 8200 4.5).
+		s.fragmentOut(nic, buf, hdr)
+		return
+	}
 	s.stats.PacketsOut++
 	s.tx.add(nic, buf)
 	if s.opts.Capture != nil {
@@ -438,6 +445,63 @@ func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf []byt
 			s.opts.Capture.CapturePacket(s.clock.Now(), true, buf, string(s.comment))
 			s.comment = s.comment[:0]
 		}
+	}
+}
+
+// fragmentOut splits an IP packet too large for nic into fragments and
+// queues them. IPv4 fragments copy the header (clearing DF); IPv6 ones get a
+// Fragment header.
+func (s *Stack) fragmentOut(nic *NIC, pkt []byte, hdr int) {
+	payload := pkt[hdr:]
+	s.ipID++
+	if hdr == 20 {
+		ip := wire.IPv4(pkt)
+		h := ip.Header()
+		h.ID = s.ipID
+		chunk := (nic.mtu - 20) &^ 7
+		for off := 0; off < len(payload); off += chunk {
+			end := min(off+chunk, len(payload))
+			h.Flags = 0
+			if end < len(payload) {
+				h.Flags = wire.IPv4MoreFragments
+			}
+			h.FragmentOffset = uint16(off / 8)
+			b := s.tx.alloc(20 + end - off)
+			if _, err := wire.BuildIPv4(b[:0], &h, end-off); err != nil {
+				s.stats.NoRoute++
+				return
+			}
+			copy(b[20:], payload[off:end])
+			s.stats.PacketsOut++
+			s.stats.FragmentsOut++
+			s.tx.add(nic, b)
+		}
+		return
+	}
+	ip := wire.IPv6(pkt)
+	h := ip.Header()
+	next := h.NextHeader
+	h.NextHeader = wire.ProtoFragment
+	chunk := (nic.mtu - 40 - 8) &^ 7
+	for off := 0; off < len(payload); off += chunk {
+		end := min(off+chunk, len(payload))
+		b := s.tx.alloc(48 + end - off)
+		if _, err := wire.BuildIPv6(b[:0], &h, 8+end-off); err != nil {
+			s.stats.NoRoute++
+			return
+		}
+		fh := b[40:48]
+		fh[0], fh[1] = next, 0
+		field := uint16(off)
+		if end < len(payload) {
+			field |= 1
+		}
+		binary.BigEndian.PutUint16(fh[2:4], field)
+		binary.BigEndian.PutUint32(fh[4:8], uint32(s.ipID))
+		copy(b[48:], payload[off:end])
+		s.stats.PacketsOut++
+		s.stats.FragmentsOut++
+		s.tx.add(nic, b)
 	}
 }
 

@@ -162,6 +162,7 @@ type Stats struct {
 	TimeWaitReused           uint64
 	TimeWaitRecycled         uint64
 	FragmentsIn              uint64
+	FragmentsOut             uint64
 	FragmentsReassembled     uint64
 	FragmentsDropped         uint64
 	FragmentTimeouts         uint64
