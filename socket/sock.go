@@ -15,11 +15,11 @@ import (
 type sstate uint8
 
 const (
-	ssUnconnected sstate = iota // SS_UNCONNECTED, TCP_CLOSE: fresh, bound, or after a failed connect
-	ssListening                 // SS_UNCONNECTED in TCP_LISTEN
-	ssConnecting                // SS_CONNECTING
-	ssConnected                 // SS_CONNECTED (and accepted sockets)
-	ssDisconnecting             // SS_DISCONNECTING: shutdown of a failed connect
+	ssUnconnected   sstate = iota // SS_UNCONNECTED, TCP_CLOSE: fresh, bound, or after a failed connect
+	ssListening                   // SS_UNCONNECTED in TCP_LISTEN
+	ssConnecting                  // SS_CONNECTING
+	ssConnected                   // SS_CONNECTED (and accepted sockets)
+	ssDisconnecting               // SS_DISCONNECTING: shutdown of a failed connect
 )
 
 // sk_shutdown bits.

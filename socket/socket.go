@@ -37,7 +37,34 @@
 //	ret, errno := c.Result()
 //
 // Buffers are Go slices; a NULL pointer (EFAULT) cannot be expressed, and
-// the runner reports those cases itself.
+// the runner reports those cases itself. Addresses are netip.AddrPorts: a
+// 4-byte address is a sockaddr_in, a 16-byte one a sockaddr_in6, the zero
+// value AF_UNSPEC (Addr converts a sockaddr with an explicit family).
+// Option values are the bytes user space passes (Int, Linger, Timeval).
+//
+// # Readiness
+//
+// poll and epoll compute tcp_poll's mask (POLLHUP when both directions are
+// shut or the socket is closed, POLLIN|POLLRDHUP after a FIN, POLLOUT while
+// a third of the send buffer is free and less than half of
+// TCP_NOTSENT_LOWAT is unsent, POLLERR while an error is pending).
+// Edge-triggered and one-shot epoll items are reported once per wake-up,
+// and the wake-ups are Linux's: new in-order data, a queued connection,
+// a state change, an error, and write space only after a write or a poll
+// found the socket full (SOCK_NOSPACE).
+//
+// # Not (yet) Linux
+//
+// Only TCP exists (UDP and raw sockets fail with EPROTONOSUPPORT, AF_UNIX
+// with EAFNOSUPPORT). There is no Fast Open (TCP_FASTOPEN_CONNECT and
+// MSG_FASTOPEN fail with EOPNOTSUPP, as with the sysctl off), no TCP MD5
+// (ENOPROTOOPT), no error queue (MSG_ERRQUEUE is EAGAIN, so MSG_ZEROCOPY and
+// SO_TIMESTAMPING completions never arrive), no out-of-band byte (urgent
+// data stays inline; recv(MSG_OOB) is EINVAL), no dup. MSG_EOR is accepted
+// but the engine may still merge records. SO_REUSEPORT, SO_BINDTODEVICE,
+// TCP_DEFER_ACCEPT, TCP_SYNCNT, TCP_LINGER2, TCP_WINDOW_CLAMP, TCP_MAXSEG
+// on listeners and the IP-level options are stored and reported, not acted
+// on.
 //
 // # Concurrency
 //
