@@ -277,16 +277,66 @@ func TestFragmentMemoryHeap(t *testing.T) {
 }
 
 // TestFragmentedEchoReplyFitsMTU: the reply to a reassembled echo request
-// larger than the link MTU must not be handed to the link as one oversized
-// packet (Linux fragments it).
+// larger than the link MTU is not handed to the link as one oversized
+// packet: it is fragmented (as Linux does), and the fragments put back
+// together are the right echo reply.
 func TestFragmentedEchoReplyFitsMTU(t *testing.T) {
-	_, l := rawHost(t, Options{})
-	for _, f := range fragment(echoRequest("v4", 1, 1, make([]byte, 3000)), 5, 1480) {
-		l.inject(f)
-	}
-	for _, p := range l.take() {
-		if len(p) > l.MTU() {
-			t.Errorf("packet of %d bytes written to a link with MTU %d", len(p), l.MTU())
-		}
+	for _, fam := range []string{"v4", "v6"} {
+		t.Run(fam, func(t *testing.T) {
+			_, l := rawHost(t, Options{})
+			data := make([]byte, 3000)
+			for i := range data {
+				data[i] = byte(i * 7)
+			}
+			for _, f := range fragment(echoRequest(fam, 1, 1, data), 5, 1400) {
+				l.inject(f)
+			}
+			out := l.take()
+			if len(out) < 3 {
+				t.Fatalf("%d packets in reply to a 3000-octet echo request", len(out))
+			}
+			// Reassemble by hand.
+			var whole []byte
+			var first []byte
+			for _, p := range out {
+				if len(p) > l.MTU() {
+					t.Errorf("packet of %d bytes written to a link with MTU %d", len(p), l.MTU())
+				}
+				var off int
+				var payload []byte
+				if fam == "v4" {
+					ip, err := wire.ParseIPv4(p)
+					if err != nil || !ip.ChecksumValid() {
+						t.Fatalf("bad fragment: %v", err)
+					}
+					off, payload = int(ip.FragmentOffset())*8, ip.Payload()
+				} else {
+					ip, err := wire.ParseIPv6(p)
+					if err != nil || ip.NextHeader() != wire.ProtoFragment {
+						t.Fatalf("bad fragment: %v, next header %d", err, ip.NextHeader())
+					}
+					fh := ip.Payload()
+					off, payload = int(binary.BigEndian.Uint16(fh[2:4])&^7), fh[8:]
+				}
+				if off == 0 {
+					first = p
+				}
+				if len(whole) < off+len(payload) {
+					whole = append(whole, make([]byte, off+len(payload)-len(whole))...)
+				}
+				copy(whole[off:], payload)
+			}
+			if first == nil {
+				t.Fatal("no first fragment")
+			}
+			host, peer := family(fam)
+			var rebuilt []byte
+			if fam == "v4" {
+				rebuilt = ipPacket(host, peer, wire.ProtoICMP, whole)
+			} else {
+				rebuilt = ipPacket(host, peer, wire.ProtoICMPv6, whole)
+			}
+			checkEchoReply(t, fam, rebuilt, 1, 1, data)
+		})
 	}
 }

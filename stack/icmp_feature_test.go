@@ -523,3 +523,26 @@ func TestICMPErrorIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestICMPBadSource: an echo request from a broadcast, multicast or
+// unspecified source is not answered (the host would be a Smurf
+// reflector), and is counted.
+func TestICMPBadSource(t *testing.T) {
+	for _, src := range []string{"10.0.0.255", "255.255.255.255", "224.0.0.1", "0.0.0.0", "ff02::1", "::"} {
+		t.Run(src, func(t *testing.T) {
+			s, l := rawHost(t, Options{})
+			a := netip.MustParseAddr(src)
+			if a.Is4() {
+				l.inject(ipPacket(a, hostV4, wire.ProtoICMP, icmpV4(8, 0, 1, []byte("smurf"))))
+			} else {
+				l.inject(ipPacket(a, hostV6, wire.ProtoICMPv6, icmpV6(a, hostV6, 128, 0, 1, []byte("smurf"))))
+			}
+			if out := l.take(); len(out) != 0 {
+				t.Errorf("echo request from %s answered", src)
+			}
+			if st := s.Stats(); st.BadSource != 1 || st.ICMPEchoReplies != 0 {
+				t.Errorf("BadSource %d ICMPEchoReplies %d", st.BadSource, st.ICMPEchoReplies)
+			}
+		})
+	}
+}

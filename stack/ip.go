@@ -178,12 +178,16 @@ func (s *Stack) inputTransport(nic *NIC, proto uint8, src, dst netip.Addr, paylo
 			return
 		}
 		s.inputTCP(nic, src, dst, payload, now)
-	case wire.ProtoICMP:
-		if src.Is4() {
-			s.inputICMPv4(nic, src, dst, payload, now)
+	case wire.ProtoICMP, wire.ProtoICMPv6:
+		if s.badSource(src) {
+			// No echo reply to a broadcast or multicast source (a Smurf
+			// reflector) nor errors from one (RFC 1122 3.2.1.3).
+			s.stats.BadSource++
+			return
 		}
-	case wire.ProtoICMPv6:
-		if src.Is6() {
+		if proto == wire.ProtoICMP && src.Is4() {
+			s.inputICMPv4(nic, src, dst, payload, now)
+		} else if proto == wire.ProtoICMPv6 && src.Is6() {
 			s.inputICMPv6(nic, src, dst, payload, now)
 		}
 	default:

@@ -142,7 +142,7 @@ type Stats struct {
 	BadIPHeader              uint64
 	BadIPChecksum            uint64
 	NotForUs                 uint64 // not addressed to us (broadcast and multicast included)
-	BadSource                uint64 // TCP from an unspecified, multicast or broadcast source
+	BadSource                uint64 // TCP or ICMP from an unspecified, multicast or broadcast source
 	SourceRouted             uint64 // IPv4 packets with a source-route option, dropped
 	UnknownProtocol          uint64
 	BadTCPHeader             uint64

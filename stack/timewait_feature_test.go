@@ -233,3 +233,41 @@ func TestTimeWaitFormatSS(t *testing.T) {
 		}
 	})
 }
+
+// TestTimeWaitSYNWithoutListener: on the side that dialled, nothing listens
+// on the local port, so a new SYN for the 4-tuple cannot reuse it: the
+// entry answers with its final ACK (as Linux) and stays.
+func TestTimeWaitSYNWithoutListener(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, l := rawHost(t, Options{})
+		c, err := s.DialAsync(netip.AddrPort{}, netip.MustParseAddrPort("10.0.0.1:80"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		syn := only(t, l.takeTCP(t), "dial")
+		p := newPeer(t, l, syn.dst, syn.src)
+		p.note(syn)
+		sa := p.seg(wire.FlagSYN|wire.FlagACK, nil)
+		sa.opts = synOpts(p.tsval)
+		sa.opts.TSEcr = syn.opts.TSVal
+		l.inject(sa.bytes())
+		p.sndNxt++
+		only(t, l.takeTCP(t), "SYN-ACK") // the handshake's ACK
+		c.Close()
+		fin := only(t, l.takeTCP(t), "close")
+		p.note(fin)
+		p.send(wire.FlagFIN|wire.FlagACK, nil)
+		last := only(t, l.takeTCP(t), "FIN")
+		if st, _ := sockState(s, syn.src, syn.dst); st != tcp.TimeWait {
+			t.Fatalf("state %v", st)
+		}
+		l.inject(seg{src: p.local, dst: p.remote, seq: p.sndNxt + 100000, flags: wire.FlagSYN, opts: synOpts(p.tsval + 100)}.bytes())
+		ack := only(t, l.takeTCP(t), "new SYN")
+		if ack.flags != wire.FlagACK || ack.seq != last.seq || ack.ack != p.sndNxt {
+			t.Errorf("answer to a SYN in TIME_WAIT without a listener: %v, want ACK seq %d ack %d", ack, last.seq, p.sndNxt)
+		}
+		if st, _ := sockState(s, syn.src, syn.dst); st != tcp.TimeWait || s.Stats().TimeWaitReused != 0 {
+			t.Errorf("state %v, TimeWaitReused %d", st, s.Stats().TimeWaitReused)
+		}
+	})
+}

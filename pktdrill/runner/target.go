@@ -109,6 +109,14 @@ type Instance interface {
 type SyscallRequest struct {
 	Name string
 	Args []Value
+	// NewFD is, for a call that creates a descriptor (socket, accept,
+	// accept4, epoll_create, epoll_create1, open), the number the script
+	// expects the new descriptor to have: its expected result, by which
+	// later calls name it (-1 when the script expects the call to fail). A
+	// target whose own numbering differs maps one to the other; the runner
+	// only checks that such a call returns a descriptor (>= 0). pipe's
+	// two script numbers are in Args[0].
+	NewFD int
 	// Syscall is the script's call, for messages and for targets that want
 	// the original expressions.
 	Syscall *pktdrill.Syscall
