@@ -147,6 +147,13 @@ func (s *Stack) badSource(a netip.Addr) bool {
 	return s.isBroadcast(a)
 }
 
+// martian reports whether an arriving packet's source is impossible on a
+// link: a bad source as above, a loopback address, or one of our own
+// (RFC 1122 3.2.1.3; Linux drops such "martians" too).
+func (s *Stack) martian(src netip.Addr) bool {
+	return s.badSource(src) || src.IsLoopback() || s.isLocal(src)
+}
+
 func (s *Stack) isBroadcast(a netip.Addr) bool {
 	if !a.Is4() {
 		return false
@@ -173,13 +180,13 @@ func (s *Stack) isBroadcast(a netip.Addr) bool {
 func (s *Stack) inputTransport(nic *NIC, proto uint8, src, dst netip.Addr, payload, whole []byte, now time.Duration) {
 	switch proto {
 	case wire.ProtoTCP:
-		if s.badSource(src) {
+		if s.martian(src) {
 			s.stats.BadSource++
 			return
 		}
 		s.inputTCP(nic, src, dst, payload, now)
 	case wire.ProtoICMP, wire.ProtoICMPv6:
-		if s.badSource(src) {
+		if s.martian(src) {
 			// No echo reply to a broadcast or multicast source (a Smurf
 			// reflector) nor errors from one (RFC 1122 3.2.1.3).
 			s.stats.BadSource++
