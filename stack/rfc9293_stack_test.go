@@ -197,6 +197,8 @@ func TestRFC9293_MUST_57_63_BroadcastAndMulticast(t *testing.T) {
 		{"10.0.0.255:1000", "10.0.0.2:80"},      // broadcast source
 		{"0.0.0.0:1000", "10.0.0.2:80"},         // unspecified source
 		{"[ff02::2]:1000", "[fd00::2]:80"},      // IPv6 multicast source
+		{"127.0.0.1:1000", "10.0.0.2:80"},       // loopback source on a link (a martian)
+		{"10.0.0.2:1000", "10.0.0.2:80"},        // our own address as source
 	} {
 		l.inject(seg{src: netip.MustParseAddrPort(tc.src), dst: netip.MustParseAddrPort(tc.dst), seq: 1, flags: wire.FlagSYN, opts: synOpts(1)}.bytes())
 		if out := l.take(); len(out) != 0 {
@@ -204,8 +206,8 @@ func TestRFC9293_MUST_57_63_BroadcastAndMulticast(t *testing.T) {
 		}
 	}
 	st := s.Stats()
-	if st.NotForUs != 4 || st.BadSource != 4 {
-		t.Errorf("NotForUs %d BadSource %d, want 4 and 4", st.NotForUs, st.BadSource)
+	if st.NotForUs != 4 || st.BadSource != 6 {
+		t.Errorf("NotForUs %d BadSource %d, want 4 and 6", st.NotForUs, st.BadSource)
 	}
 	if len(s.Sockets()) != 1 {
 		t.Errorf("sockets table %v, want only the listener", FormatSS(s.Sockets()))
