@@ -639,6 +639,7 @@ func (t *TCB) ackNewData(seg *Segment) {
 		}
 		t.sndBuf.consume(dataAcked)
 		t.sndBufSeq += uint32(dataAcked)
+		t.trimRecords()
 		if t.sndBuf.Len() == 0 {
 			// Everything acknowledged: an idle connection keeps no send
 			// buffer memory (released by the reclaim timer, so that a

@@ -251,6 +251,9 @@ func (t *TCB) output() {
 		if n > mss {
 			n = mss
 		}
+		// A segment never spans the end of an MSG_EOR record; one cut
+		// short by it is not the last data, so Nagle and cork let it go.
+		n, cut := t.eorLimit(t.sndNxt, n)
 		if t.packetsInFlight() >= t.ccs.Cwnd {
 			t.ccs.CwndLimited = true
 			break
@@ -260,7 +263,7 @@ func (t *TCB) output() {
 			break
 		}
 		last := n == avail
-		if n < mss && !t.noDelay {
+		if n < mss && !t.noDelay && !cut {
 			// Nagle (RFC 9293 3.7.4, MUST-? SHLD-7) with Minshall's rule: hold
 			// a short segment while an earlier short one is unacknowledged.
 			if t.cork || (!(last && t.finQueued) && seqGT(t.sndSml, t.sndUna) && seqLEQ(t.sndSml, t.sndNxt)) {
@@ -288,7 +291,7 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 	flags := wire.FlagACK
 	seq := t.sndNxt
 	end := seq + uint32(len(payload))
-	if len(payload) > 0 && int(end-t.sndBufSeq) == t.sndBuf.Len() {
+	if len(payload) > 0 && t.pushFlag(seq, end, seqLT(seq, t.sndMax)) {
 		flags |= wire.FlagPSH
 	}
 	if fin {
@@ -356,6 +359,7 @@ func (t *TCB) retransmitHead() {
 	if n > t.effectiveMSS() {
 		n = t.effectiveMSS()
 	}
+	n, _ = t.eorLimit(t.sndUna, n)
 	save := t.sndNxt
 	t.sndNxt = t.sndUna
 	fin := t.finSent && t.sndBufSeq+uint32(off+n) == t.finSeq

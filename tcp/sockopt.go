@@ -15,11 +15,7 @@ func (t *TCB) Cork() bool { return t.cork }
 // back leaves with the next push under the socket's own setting: a later
 // write, an ACK, or the probe timer.
 func (t *TCB) WriteMore(now Time, p []byte) (int, error) {
-	cork, noDelay := t.cork, t.noDelay
-	t.cork, t.noDelay = true, false
-	n, err := t.write(now, p, false)
-	t.cork, t.noDelay = cork, noDelay
-	return n, err
+	return t.WriteRecord(now, p, true, false)
 }
 
 // SetSendBufferBytes sets the send buffer's capacity to exactly n bytes

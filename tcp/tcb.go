@@ -209,6 +209,10 @@ type TCB struct {
 
 	// seg is scratch space for outgoing segments, so sending allocates nothing.
 	seg Segment
+
+	// records are the ends of the writes still in the send buffer
+	// (records.go): PSH and MSG_EOR boundaries.
+	records []sendRecord
 }
 
 // New returns a TCB in the CLOSED state that will hand its segments and
@@ -393,16 +397,18 @@ func (t *TCB) Listen(now Time, o OpenOptions) error {
 // syscall.Errno values: EPIPE after the sending side was shut down,
 // ECONNRESET (once) after a reset, ENOTCONN before a connection exists.
 func (t *TCB) Write(now Time, p []byte) (int, error) {
-	return t.write(now, p, false)
+	return t.writeWith(now, p, false, true, false)
 }
 
 // WriteUrgent queues p as urgent data (send with MSG_OOB): the urgent pointer
 // is set to the end of p (RFC 9293 3.8.5, MUST-30).
 func (t *TCB) WriteUrgent(now Time, p []byte) (int, error) {
-	return t.write(now, p, true)
+	return t.writeWith(now, p, true, true, false)
 }
 
-func (t *TCB) write(now Time, p []byte, urgent bool) (int, error) {
+// writeWith queues p; push and eor describe the write for the send
+// records (records.go): MSG_MORE is !push, MSG_EOR is eor.
+func (t *TCB) writeWith(now Time, p []byte, urgent, push, eor bool) (int, error) {
 	t.now = now
 	if err := t.takeError(); err != nil {
 		return 0, err
@@ -418,6 +424,7 @@ func (t *TCB) write(now Time, p []byte, urgent bool) (int, error) {
 		return 0, syscall.EPIPE
 	}
 	n := t.sndBuf.write(p)
+	t.noteWrite(n, push, eor)
 	if urgent && n > 0 {
 		t.sndUp = t.sndBufSeq + uint32(t.sndBuf.Len())
 		t.sndUrg = true

@@ -1,10 +1,12 @@
 // Command synfin is the front end of synfin, a user-space TCP stack built to
 // make TCP's connection lifecycle visible.
 //
-//	synfin tour [--state NAME] [--scenario NAME] [--list]
+//	synfin tour [--state NAME] [--scenario NAME] [--list] [--format text|svg|html]
+//	synfin diagram [--scenario NAME | --trace FILE.json] [-o FILE.svg|FILE.dot]
 //	synfin serve --tun NAME --addr CIDR [--host-addr CIDR] [--http ADDR --dir DIR] [--echo ADDR] [--discard ADDR] [--pcap FILE] [--debug ADDR]
 //	synfin get URL [-o FILE] --tun NAME --addr CIDR [--host-addr CIDR]
 //	synfin ss --from DEBUGADDR
+//	synfin trace FILE [--format text|svg|html|json]
 //	synfin help [COMMAND]
 package main
 
@@ -42,6 +44,9 @@ Commands:
   serve   run a synfin host on a TUN device: HTTP file server, echo, discard, debug endpoint
   get     download a URL with net/http over synfin on a TUN device
   ss      show the sockets table of a running synfin serve, like ss -tan
+  diagram draw RFC 9293's TCP state diagram (SVG or DOT), a scenario's paths highlighted
+  trace   reconstruct both ends' TCP states and anomalies from a pcap/pcapng capture
+  run     run packetdrill scripts against synfin (virtual time) or the Linux kernel
   help    show this help, or a command's flags: synfin help tour
 `
 
@@ -58,8 +63,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(rest, stdout, stderr)
 	case "get":
 		return runGet(rest, stdout, stderr)
+	case "trace":
+		return runTrace(rest, stdout, stderr)
+	case "run":
+		return runRun(rest, stdout, stderr)
 	case "ss":
 		return runSS(rest, stdout, stderr)
+	case "diagram":
+		return runDiagram(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) == 0 {
 			fmt.Fprint(stdout, usageText)
@@ -67,6 +78,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if rest[0] == "tour" {
 			fs, _ := tourFlags(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		if rest[0] == "diagram" {
+			fs, _, _, _ := diagramFlags(stdout)
 			fs.Usage()
 			return exitOK
 		}
@@ -81,6 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 type tourOptions struct {
 	state, scenario string
 	list            bool
+	format          string
 }
 
 func tourFlags(out io.Writer) (*flag.FlagSet, *tourOptions) {
@@ -90,8 +107,9 @@ func tourFlags(out io.Writer) (*flag.FlagSet, *tourOptions) {
 	fs.StringVar(&o.state, "state", "", "run only the scenarios that visit `STATE` (TIME_WAIT, time-wait, SYN-RECEIVED...)")
 	fs.StringVar(&o.scenario, "scenario", "", "run only the scenario called `NAME` (see --list)")
 	fs.BoolVar(&o.list, "list", false, "list the scenarios (those the other flags select) instead of running them")
+	fs.StringVar(&o.format, "format", "text", "write `FORMAT`: text (with what each state means), svg (ladders and state diagrams) or html (one page with both)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: synfin tour [--state STATE] [--scenario NAME] [--list]
+		fmt.Fprint(fs.Output(), `Usage: synfin tour [--state STATE] [--scenario NAME] [--list] [--format text|svg|html]
 
 Runs two synfin TCP engines joined by an in-memory network in virtual time
 (no sockets, no root, the same output every time) through scenarios that
@@ -153,6 +171,10 @@ func runTour(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if o.format != "text" && o.format != "svg" && o.format != "html" {
+		fmt.Fprintf(stderr, "synfin tour: unknown format %q: use text, svg or html\n", o.format)
+		return exitUsage
+	}
 	var state tcp.State
 	if o.state != "" {
 		st, ok := tcp.ParseState(o.state)
@@ -203,12 +225,20 @@ func runTour(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
+	if o.format != "text" {
+		return writeTourVisual(o.format, traces, stdout, stderr)
+	}
 	fmt.Fprint(stdout, tour.Legend+"\n")
 	for i, tr := range traces {
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
 		if err := tour.WriteText(stdout, tr); err != nil {
+			fmt.Fprintf(stderr, "synfin tour: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintln(stdout)
+		if err := tour.WriteStates(stdout, tr); err != nil {
 			fmt.Fprintf(stderr, "synfin tour: %v\n", err)
 			return exitFail
 		}

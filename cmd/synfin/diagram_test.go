@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/synfin/synfin/tcp"
+	"github.com/synfin/synfin/tour"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+type xnode struct {
+	XMLName xml.Name
+	Attrs   []xml.Attr `xml:",any,attr"`
+	Nodes   []xnode    `xml:",any"`
+	Text    string     `xml:",chardata"`
+}
+
+func (n *xnode) attr(name string) string {
+	for _, a := range n.Attrs {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func (n *xnode) walk(f func(*xnode)) {
+	f(n)
+	for i := range n.Nodes {
+		n.Nodes[i].walk(f)
+	}
+}
+
+func classed(n *xnode, c string) bool {
+	for _, f := range strings.Fields(n.attr("class")) {
+		if f == c {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSVG parses an SVG document, checks that it is self-contained and
+// has all eleven states, and returns each path's numbered steps.
+func checkSVG(t *testing.T, svg string) map[string][]string {
+	t.Helper()
+	var root xnode
+	if err := xml.Unmarshal([]byte(svg), &root); err != nil {
+		t.Fatalf("not valid XML: %v", err)
+	}
+	if root.XMLName.Local != "svg" {
+		t.Fatalf("root %v", root.XMLName)
+	}
+	if regexp.MustCompile(`href="(https?:|//)`).MatchString(svg) {
+		t.Error("SVG refers to something outside itself")
+	}
+	states := map[string]bool{}
+	hl := map[string][]string{}
+	root.walk(func(n *xnode) {
+		if classed(n, "viz-state") {
+			states[n.attr("data-state")] = true
+		}
+		if classed(n, "hl") {
+			hl[n.attr("data-path")] = append(hl[n.attr("data-path")], fmt.Sprintf("%s %s>%s", n.attr("data-step"), n.attr("data-from"), n.attr("data-to")))
+		}
+	})
+	for _, st := range tcp.States {
+		if !states[st.String()] {
+			t.Errorf("no state box for %v", st)
+		}
+	}
+	return hl
+}
+
+// transitions returns one end's state changes in a trace, numbered.
+func transitions(tr *tour.Trace, s tour.Side) []string {
+	var out []string
+	for _, st := range tr.Steps {
+		for _, c := range st.Changes {
+			if c.Side == s {
+				out = append(out, fmt.Sprintf("%d %s>%s", len(out)+1, c.Old, c.New))
+			}
+		}
+	}
+	return out
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/synfin -update creates it)", err)
+	}
+	if !bytes.Equal([]byte(got), want) {
+		t.Errorf("output differs from %s (go test ./cmd/synfin -update rewrites it)", path)
+	}
+}
+
+func simultaneousClose(t *testing.T) *tour.Trace {
+	sc, _ := tour.Lookup("simultaneous-close")
+	tr, err := tour.Run(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func checkPaths(t *testing.T, hl map[string][]string, tr *tour.Trace) {
+	t.Helper()
+	for _, s := range []tour.Side{tour.Client, tour.Server} {
+		want := transitions(tr, s)
+		if len(want) < 6 {
+			t.Fatalf("%s: only %d transitions", tr.Names[s], len(want))
+		}
+		if g, w := strings.Join(hl[tr.Names[s]], ", "), strings.Join(want, ", "); g != w {
+			t.Errorf("%s highlighted: %s\nwant %s", tr.Names[s], g, w)
+		}
+	}
+}
+
+func TestDiagramPlain(t *testing.T) {
+	code, out, errOut := runCLI("diagram")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if hl := checkSVG(t, out); len(hl) != 0 {
+		t.Errorf("plain diagram highlights %v", hl)
+	}
+	golden(t, "diagram.svg.golden", out)
+}
+
+func TestDiagramScenario(t *testing.T) {
+	code, out, errOut := runCLI("diagram", "--scenario", "simultaneous-close")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	checkPaths(t, checkSVG(t, out), simultaneousClose(t))
+	golden(t, "diagram-simultaneous-close.svg.golden", out)
+}
+
+func TestDiagramFiles(t *testing.T) {
+	dir := t.TempDir()
+	tr := simultaneousClose(t)
+
+	// DOT, from the -o extension.
+	dot := filepath.Join(dir, "d.dot")
+	if code, out, errOut := runCLI("diagram", "--scenario", "simultaneous-close", "-o", dot); code != 0 || out != "" || errOut != "" {
+		t.Fatalf("-o d.dot: exit %d %q %q", code, out, errOut)
+	}
+	b, err := os.ReadFile(dot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	if !strings.Contains(text, "digraph tcp_states {") {
+		t.Fatalf("not DOT:\n%s", text)
+	}
+	for _, st := range tcp.States {
+		if !regexp.MustCompile(`(?m)^\s*\w+ \[label="` + st.String() + `"`).MatchString(text) {
+			t.Errorf("no node for %v", st)
+		}
+	}
+	hl := map[string][]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*(\w+) -> (\w+) \[class="hl", id="(\w+)-(\d+)"`).FindAllStringSubmatch(text, -1) {
+		hl[m[3]] = append(hl[m[3]], fmt.Sprintf("%s %s>%s", m[4], m[1], strings.TrimSuffix(m[2], "_2")))
+	}
+	checkPaths(t, hl, tr)
+
+	// A viz.Ladder in JSON, written as other tools would.
+	js := filepath.Join(dir, "ladder.json")
+	data, err := json.Marshal(tr.Ladder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(js, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svgFile := filepath.Join(dir, "d.svg")
+	if code, _, errOut := runCLI("diagram", "--trace", js, "-o", svgFile); code != 0 {
+		t.Fatalf("--trace: exit %d %s", code, errOut)
+	}
+	b, _ = os.ReadFile(svgFile)
+	checkPaths(t, checkSVG(t, string(b)), tr)
+}
+
+func TestDiagramBadCommandLines(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte("{not json"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"diagram", "--scenario", "nope"}, 2, `unknown scenario "nope"`},
+		{[]string{"diagram", "--scenario", "half-close", "--trace", "x.json"}, 2, "cannot be used together"},
+		{[]string{"diagram", "-o", "out.png"}, 2, `cannot tell the format of "out.png"`},
+		{[]string{"diagram", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"diagram", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"diagram", "--trace", filepath.Join(t.TempDir(), "missing.json")}, 1, "no such file"},
+		{[]string{"diagram", "--trace", bad}, 1, "not a JSON viz.Ladder"},
+		{[]string{"tour", "--format", "pdf"}, 2, `unknown format "pdf"`},
+	} {
+		code, out, errOut := runCLI(tc.args...)
+		if code != tc.code || out != "" || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%q: exit %d (want %d), stdout %q, stderr %q (want %q)", tc.args, code, tc.code, out, errOut, tc.want)
+		}
+	}
+	code, out, _ := runCLI("help", "diagram")
+	if code != 0 || !strings.Contains(out, "--scenario NAME") || !strings.Contains(out, "-o FILE") {
+		t.Errorf("help diagram: exit %d\n%s", code, out)
+	}
+}
+
+func TestTourFormats(t *testing.T) {
+	tr := simultaneousClose(t)
+
+	code, text, errOut := runCLI("tour", "--scenario", "simultaneous-close", "--format", "text")
+	if code != 0 || errOut != "" {
+		t.Fatalf("text: exit %d %s", code, errOut)
+	}
+	for _, w := range []string{"FIN_WAIT_1 -> CLOSING  [FIN arrived: ACK sent (RFC 9293 3.10.7.4, eighth check)]",
+		"--- the states simultaneous-close visits ---", "CLOSING (ss: CLOSING)", "TIME_WAIT (ss: TIME-WAIT)", "EADDRNOTAVAIL"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("text lacks %q", w)
+		}
+	}
+	if strings.Contains(text, "CLOSE_WAIT (ss:") {
+		t.Error("text explains a state the scenario does not visit")
+	}
+	golden(t, "tour-simultaneous-close.txt.golden", text)
+
+	code, svg, errOut := runCLI("tour", "--scenario", "simultaneous-close", "--format", "svg")
+	if code != 0 || errOut != "" {
+		t.Fatalf("svg: exit %d %s", code, errOut)
+	}
+	checkPaths(t, checkSVG(t, svg), tr)
+	if n := strings.Count(svg, `class="msg"`); n != 7 {
+		t.Errorf("ladder has %d segments, want 7", n)
+	}
+	golden(t, "tour-simultaneous-close.svg.golden", svg)
+
+	code, page, errOut := runCLI("tour", "--state", "CLOSE_WAIT", "--format", "html")
+	if code != 0 || errOut != "" {
+		t.Fatalf("html: exit %d %s", code, errOut)
+	}
+	if !strings.HasPrefix(page, "<!DOCTYPE html>") || strings.Contains(page, "<script") || strings.Contains(page, "<link") {
+		t.Error("not a self-contained page")
+	}
+	for _, w := range []string{`<section id="handshake-data-close">`, "<svg ", "CLOSE-WAIT", "application bug", "<pre>"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("html lacks %q", w)
+		}
+	}
+	if strings.Contains(page, `id="simultaneous-close"`) {
+		t.Error("--state CLOSE_WAIT selected simultaneous-close")
+	}
+	// Every inline SVG is well-formed on its own.
+	for _, m := range regexp.MustCompile(`(?s)<svg .*?</svg>`).FindAllString(page, -1) {
+		var root xnode
+		if err := xml.Unmarshal([]byte(m), &root); err != nil {
+			t.Errorf("inline SVG: %v", err)
+		}
+	}
+}

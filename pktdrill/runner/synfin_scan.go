@@ -1,0 +1,80 @@
+package runner
+
+import (
+	"github.com/synfin/synfin/pktdrill"
+)
+
+// synfinMissingNames are constants whose use means a script needs a
+// feature synfin lacks.
+var synfinMissingNames = map[string]string{
+	"MSG_FASTOPEN":               "TCP Fast Open",
+	"TCP_FASTOPEN":               "TCP Fast Open",
+	"TCP_FASTOPEN_CONNECT":       "TCP Fast Open",
+	"TCP_FASTOPEN_KEY":           "TCP Fast Open",
+	"TCP_FASTOPEN_NO_COOKIE":     "TCP Fast Open",
+	"TCP_MD5SIG":                 "TCP MD5 signatures",
+	"TCP_MD5SIG_EXT":             "TCP MD5 signatures",
+	"SO_TIMESTAMPING":            "SO_TIMESTAMPING",
+	"SCM_TIMESTAMPING":           "SO_TIMESTAMPING",
+	"SO_TIMESTAMP":               "SO_TIMESTAMP",
+	"SO_TIMESTAMPNS":             "SO_TIMESTAMPNS",
+	"SCM_TIMESTAMPING_OPT_STATS": "SO_TIMESTAMPING",
+	"MSG_ERRQUEUE":               "socket error queue",
+	"IP_RECVERR":                 "socket error queue",
+	"IPV6_RECVERR":               "socket error queue",
+	"TCP_ZEROCOPY_RECEIVE":       "TCP zerocopy receive",
+	"SO_TXTIME":                  "SO_TXTIME",
+	"TCP_REPAIR":                 "TCP_REPAIR",
+	"TCP_SAVE_SYN":               "TCP_SAVE_SYN",
+	"TCP_SAVED_SYN":              "TCP_SAVE_SYN",
+	"TCP_ULP":                    "TCP ULPs (kTLS)",
+	"TCP_CC_INFO":                "TCP_CC_INFO",
+	"IPPROTO_MPTCP":              "MPTCP",
+	"IPPROTO_UDP":                "UDP sockets",
+	"SOCK_DGRAM":                 "UDP sockets",
+}
+
+// synfinScan looks through a script, before it runs, for what synfin does
+// not have, and returns an *UnsupportedError naming the first thing found.
+func synfinScan(s *pktdrill.Script) error {
+	var err error
+	found := func(feature, detail string) {
+		if err == nil {
+			err = &UnsupportedError{Feature: feature, Detail: detail}
+		}
+	}
+	pktdrill.Inspect(s, func(n pktdrill.Node) bool {
+		if err != nil {
+			return false
+		}
+		switch n := n.(type) {
+		case *pktdrill.Packet:
+			if n.UDP != nil {
+				found("UDP", "packet at "+n.Pos.String())
+			}
+			if n.IP != nil && n.IP.ECN != pktdrill.ECNUnset && n.IP.ECN != pktdrill.ECNNotECT {
+				found("ECN", "IP ECN codepoint at "+n.Pos.String())
+			}
+			if n.TCP != nil && n.TCP.Flags&(pktdrill.FlagECE|pktdrill.FlagCWR) != 0 {
+				found("ECN", "ECE/CWR flag at "+n.Pos.String())
+			}
+		case *pktdrill.TCPOption:
+			switch n.Kind {
+			case pktdrill.OptFastOpen, pktdrill.OptFastOpenExp:
+				found("TCP Fast Open", "FO option at "+n.Pos.String())
+			case pktdrill.OptMD5:
+				found("TCP MD5 signatures", "md5 option at "+n.Pos.String())
+			}
+		case *pktdrill.Syscall:
+			if f, ok := synfinMissingSyscalls[n.Name]; ok {
+				found(f, n.Name+" at "+n.Pos.String())
+			}
+		case *pktdrill.Ident:
+			if f, ok := synfinMissingNames[n.Name]; ok {
+				found(f, n.Name+" at "+n.Pos.String())
+			}
+		}
+		return true
+	})
+	return err
+}
