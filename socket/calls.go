@@ -493,8 +493,10 @@ func (t *Table) Write(fd int, b []byte) *Call { return t.send("write", fd, [][]b
 func (t *Table) Writev(fd int, iov [][]byte) *Call { return t.send("writev", fd, iov, 0, true) }
 
 // Send is send(2): flags MSG_DONTWAIT; MSG_MORE (hold back a partial
-// segment, as TCP_CORK for this call); MSG_OOB (urgent data); MSG_EOR,
-// MSG_NOSIGNAL and MSG_ZEROCOPY are accepted (SIGPIPE does not exist here;
+// segment, as TCP_CORK for this call, and no PSH for it); MSG_OOB (urgent
+// data); MSG_EOR (the call's data ends a record: no later data shares a
+// segment with it); MSG_NOSIGNAL and MSG_ZEROCOPY are accepted (SIGPIPE
+// does not exist here;
 // zero-copy sends copy and queue no completion); MSG_FASTOPEN fails with
 // EOPNOTSUPP (no Fast Open).
 func (t *Table) Send(fd int, b []byte, flags int) *Call {
@@ -611,12 +613,14 @@ func (s *sock) sendStep(iov [][]byte, flags int, canWait bool, st *sendState) (b
 		var werr error
 		if want > 0 {
 			chunk := gather(iov, st.copied, want)
+			// MSG_EOR ends the record with the call's last byte.
+			eor := flags&MSG_EOR != 0 && st.copied+want == total
 			s.conn.Do(func(tb *tcp.TCB, now tcp.Time) {
 				switch {
 				case flags&MSG_OOB != 0:
 					n, werr = tb.WriteUrgent(now, chunk)
-				case flags&MSG_MORE != 0:
-					n, werr = tb.WriteMore(now, chunk)
+				case flags&MSG_MORE != 0 || eor:
+					n, werr = tb.WriteRecord(now, chunk, flags&MSG_MORE != 0, eor)
 				default:
 					n, werr = tb.Write(now, chunk)
 				}

@@ -97,7 +97,8 @@ func (s *sock) look() view {
 		v.soft = tb.SoftError() != nil
 		v.queued = tb.Queued()
 		v.unsent = tb.Unsent()
-		v.sndbuf = tb.WriteBuffer()
+		// sk_sndbuf is the option's value (v.sndbuf above): the engine's
+		// buffer is larger by sndbufSlack.
 		v.rcvbuf = tb.ReadBuffer()
 		info := tb.Info()
 		v.mss = info.SndMSS

@@ -60,8 +60,7 @@
 // MSG_FASTOPEN fail with EOPNOTSUPP, as with the sysctl off), no TCP MD5
 // (ENOPROTOOPT), no error queue (MSG_ERRQUEUE is EAGAIN, so MSG_ZEROCOPY and
 // SO_TIMESTAMPING completions never arrive), no out-of-band byte (urgent
-// data stays inline; recv(MSG_OOB) is EINVAL), no dup. MSG_EOR is accepted
-// but the engine may still merge records. SO_REUSEPORT, SO_BINDTODEVICE,
+// data stays inline; recv(MSG_OOB) is EINVAL), no dup. SO_REUSEPORT, SO_BINDTODEVICE,
 // TCP_DEFER_ACCEPT, TCP_SYNCNT, TCP_LINGER2, TCP_WINDOW_CLAMP, TCP_MAXSEG
 // on listeners and the IP-level options are stored and reported, not acted
 // on.

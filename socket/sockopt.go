@@ -163,9 +163,20 @@ func (s *sock) publish() {
 	s.pub.Store(&o)
 }
 
+// sndbufSlack is how far the send queue may grow past sk_sndbuf: Linux
+// checks the limit only before it allocates a new skb, and a write then
+// fills that skb, or appends to the unsent tail of the last one, up to the
+// size goal (at most gsoMaxSize). The socket layer enforces sk_sndbuf
+// itself (memoryFree); the engine's buffer only needs room for the
+// overshoot.
+const sndbufSlack = gsoMaxSize
+
+// apply sets the options on a new TCB; it runs once per connection.
 func (o *opts) apply(tb *tcp.TCB, now tcp.Time) {
 	if o.sndbuf != 0 {
-		tb.SetSendBufferBytes(o.sndbuf)
+		tb.SetSendBufferBytes(o.sndbuf + sndbufSlack)
+	} else {
+		tb.SetSendBufferBytes(tb.WriteBuffer() + sndbufSlack)
 	}
 	if o.rcvbuf != 0 {
 		tb.SetRecvBufferBytes(o.rcvbuf)
@@ -260,7 +271,7 @@ func (s *sock) setSocketOpt(name int, b []byte) syscall.Errno {
 		}
 		v = min(v, math.MaxInt32/2)
 		o.sndbuf = int(max(v*2, sockMinSndbuf))
-		s.do(func(tb *tcp.TCB, now tcp.Time) { tb.SetSendBufferBytes(o.sndbuf) })
+		s.do(func(tb *tcp.TCB, now tcp.Time) { tb.SetSendBufferBytes(o.sndbuf + sndbufSlack) })
 		s.writeSpace()
 	case SO_RCVBUF, SO_RCVBUFFORCE:
 		v := int64(uint32(val))

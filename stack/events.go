@@ -59,12 +59,14 @@ func (s *Stack) Subscribe(buf int) (events <-chan StateEvent, cancel func()) {
 // the packet being processed (for captures).
 func (s *Stack) noteStateChange(k connKey, ev tcp.Event) {
 	if s.opts.Capture != nil {
-		if len(s.comment) > 0 {
-			s.comment = append(s.comment, "; "...)
+		// A change caused by an arriving packet is that packet's comment;
+		// one caused by a user call or a timer waits for the connection's
+		// next outgoing packet (a FIN queued behind data may go out later).
+		if s.inInput {
+			s.comment = appendChange(s.comment, ev)
+		} else if c := s.conns[k]; c != nil {
+			c.capComment = appendChange(c.capComment, ev)
 		}
-		s.comment = append(s.comment, ev.Old.String()...)
-		s.comment = append(s.comment, " -> "...)
-		s.comment = append(s.comment, ev.New.String()...)
 	}
 	if len(s.subs) == 0 {
 		return
@@ -77,6 +79,15 @@ func (s *Stack) noteStateChange(k connKey, ev tcp.Event) {
 			s.stats.EventsDropped++
 		}
 	}
+}
+
+func appendChange(b []byte, ev tcp.Event) []byte {
+	if len(b) > 0 {
+		b = append(b, "; "...)
+	}
+	b = append(b, ev.Old.String()...)
+	b = append(b, " -> "...)
+	return append(b, ev.New.String()...)
 }
 
 // Socket is one row of the sockets table (what ss -tan shows).

@@ -32,11 +32,12 @@ func (s *Stack) deliver(nic *NIC, pkts [][]byte) {
 			// The arriving packet is recorded with the state changes it
 			// caused, then the replies it provoked, in that order.
 			s.opts.Capture.CapturePacket(now, false, p, string(s.comment))
-			for _, r := range s.replies {
-				s.opts.Capture.CapturePacket(now, true, r, "")
+			for i, r := range s.replies {
+				s.opts.Capture.CapturePacket(now, true, r, s.replyComments[i])
 			}
 		}
 		s.replies = s.replies[:0]
+		s.replyComments = s.replyComments[:0]
 		s.comment = s.comment[:0]
 	}
 	for i, c := range s.batch {
@@ -452,9 +453,9 @@ func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf []byt
 	if s.opts.Capture != nil {
 		if s.inInput {
 			s.replies = append(s.replies, buf)
+			s.replyComments = append(s.replyComments, string(s.outComment))
 		} else {
-			s.opts.Capture.CapturePacket(s.clock.Now(), true, buf, string(s.comment))
-			s.comment = s.comment[:0]
+			s.opts.Capture.CapturePacket(s.clock.Now(), true, buf, string(s.outComment))
 		}
 	}
 }

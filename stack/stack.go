@@ -125,10 +125,15 @@ type Stack struct {
 	closed bool
 
 	subs    []*subscriber
-	comment []byte  // state changes caused by the packet being processed
-	inInput bool    // processing an arriving packet (captures are deferred)
-	batch   []*conn // connections holding their ACK during deliver
-	replies [][]byte
+	comment []byte // state changes caused by the packet being processed
+	inInput bool   // processing an arriving packet (captures are deferred)
+	// outComment is the comment of the packet being sent: the sending
+	// connection's pending state changes.
+	outComment []byte
+	// replyComments pairs with replies.
+	replyComments []string
+	batch         []*conn // connections holding their ACK during deliver
+	replies       [][]byte
 
 	linkWriteErrors atomic.Uint64
 

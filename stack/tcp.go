@@ -45,6 +45,8 @@ type conn struct {
 	batched bool
 	// ip holds the IP header fields set on the connection (IP_TOS, IP_TTL).
 	ip ipFields
+	// capComment holds state changes not yet attached to a captured packet.
+	capComment []byte
 	// reuseAddr is SO_REUSEADDR, inherited by the TIME_WAIT entry.
 	reuseAddr bool
 	removed   bool
@@ -60,7 +62,9 @@ func (c *conn) Segment(seg *tcp.Segment) {
 	if c.mute {
 		return
 	}
+	c.s.outComment, c.capComment = c.capComment, c.capComment[:0]
 	c.s.sendTCPWith(c.nic, c.key.local, c.key.remote, seg, c.ip)
+	c.s.outComment = nil
 }
 
 // Event implements tcp.Output.

@@ -108,6 +108,9 @@ func (t *TCB) pushFlag(seq, end uint32, retransmission bool) bool {
 		return int(end-t.sndBufSeq) == t.sndBuf.Len()
 	}
 	if !retransmission {
+		if t.wakeup {
+			return true
+		}
 		r := t.recordAt(end - 1)
 		if r == nil {
 			return true

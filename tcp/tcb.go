@@ -213,6 +213,9 @@ type TCB struct {
 	// records are the ends of the writes still in the send buffer
 	// (records.go): PSH and MSG_EOR boundaries.
 	records []sendRecord
+	// wakeup is set while the probe timer sends data (PSH, as Linux's
+	// tcp_write_wakeup).
+	wakeup bool
 }
 
 // New returns a TCB in the CLOSED state that will hand its segments and

@@ -281,7 +281,10 @@ func (t *TCB) probeTimer() {
 	t.probesOut++
 	t.info.windowProbes++
 	if t.sndWnd > 0 {
+		// Linux's tcp_write_wakeup: what the probe sends carries PSH.
+		t.wakeup = true
 		t.output()
+		t.wakeup = false
 	}
 	if t.sndNxt == t.sndUna {
 		t.emit(wire.FlagACK, t.sndUna-1, nil, false)

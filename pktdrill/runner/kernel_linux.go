@@ -90,7 +90,10 @@ type kernelInstance struct {
 	tunFD int
 	dir   string // scratch directory: defaults.sh, nstat history
 	id    string // per-run identifier for ${PPID} and PACKETDRILL_PID
-	start time.Time
+	mono0 int64     // CLOCK_MONOTONIC at time 0, ns
+	wall0 time.Time // the wall clock at time 0 (for SO_TIMESTAMPING)
+
+	restoreSched func() // undoes the real-time priority of the caller's thread
 
 	mu     sync.Mutex
 	queue  []kernelPacket
@@ -134,14 +137,49 @@ func (kernelTarget) Open(cfg *Config) (Instance, error) {
 		k.log = io.Discard
 	}
 	k.ns = "synfin-pd-" + k.id
+	// Like packetdrill, run at a (low) real-time priority for precise
+	// timing on a busy machine: the runner's goroutine, which makes every
+	// Instance call, is locked to its thread until Close.
+	runtime.LockOSThread()
+	k.restoreSched = setRealtime()
 	if err := k.setup(); err != nil {
 		k.teardown()
+		k.restoreSched()
+		runtime.UnlockOSThread()
 		return nil, err
 	}
-	k.start = time.Now()
+	k.mono0 = monotonic()
+	k.wall0 = time.Now()
 	k.readWG.Add(1)
 	go k.reader()
 	return k, nil
+}
+
+// monotonic reads CLOCK_MONOTONIC in nanoseconds.
+func monotonic() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// setRealtime gives the calling thread the lowest SCHED_RR priority, as
+// packetdrill does for its threads when the machine has more than one CPU
+// (children it forks go back to the normal policy). It returns a function
+// that restores the thread's policy.
+func setRealtime() func() {
+	noop := func() {}
+	if runtime.NumCPU() <= 1 {
+		return noop
+	}
+	old, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		return noop
+	}
+	const resetOnFork = 0x01 // SCHED_FLAG_RESET_ON_FORK
+	if err := unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_RR, Priority: 1, Flags: resetOnFork}, 0); err != nil {
+		return noop
+	}
+	return func() { unix.SchedSetAttr(0, old, 0) }
 }
 
 func nsIno(path string) (uint64, error) {
@@ -308,6 +346,10 @@ func (k *kernelInstance) teardown() {
 // the time they arrived.
 func (k *kernelInstance) reader() {
 	defer k.readWG.Done()
+	// A thread of its own at real-time priority, so packets are stamped
+	// when they arrive; never unlocked, it ends with the goroutine.
+	runtime.LockOSThread()
+	setRealtime()
 	buf := make([]byte, kernelMaxPacket)
 	fds := []unix.PollFd{{Fd: int32(k.tunFD), Events: unix.POLLIN}}
 	for {
@@ -326,7 +368,7 @@ func (k *kernelInstance) reader() {
 		}
 		for {
 			m, err := unix.Read(k.tunFD, buf)
-			at := time.Since(k.start)
+			at := k.Now()
 			if err == unix.EAGAIN || err == unix.EINTR {
 				break
 			}
@@ -377,21 +419,16 @@ func (k *kernelInstance) setReadErr(err error) {
 	}
 }
 
-func (k *kernelInstance) Now() time.Duration { return time.Since(k.start) }
+func (k *kernelInstance) Now() time.Duration { return time.Duration(monotonic() - k.mono0) }
 
-// sleepUntil sleeps until t (instance time), spinning for the last bit as
-// packetdrill does, for precise event times.
+// sleepUntil sleeps until t (instance time) in clock_nanosleep, on the
+// caller's (real-time, locked) thread, for precise event times.
 func (k *kernelInstance) sleepUntil(t time.Duration) {
-	for {
-		d := t - k.Now()
-		if d <= 0 {
-			return
+	abs := unix.NsecToTimespec(k.mono0 + int64(t))
+	for k.Now() < t {
+		if err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &abs, nil); err != nil && err != unix.EINTR {
+			time.Sleep(t - k.Now())
 		}
-		if d > 300*time.Microsecond {
-			time.Sleep(d - 200*time.Microsecond)
-			continue
-		}
-		runtime.Gosched()
 	}
 }
 
@@ -655,6 +692,7 @@ func (k *kernelInstance) Syscall(req *SyscallRequest) (PendingCall, error) {
 			c.err = err
 			return
 		}
+		setRealtime()
 		c.tid.Store(int32(unix.Gettid()))
 		x := &kctx{k: k, c: c, req: req, out: map[int]Value{}}
 		ret, errno, err := impl(x)
@@ -682,7 +720,8 @@ func (k *kernelInstance) Syscall(req *SyscallRequest) (PendingCall, error) {
 				return c, nil
 			}
 		}
-		time.Sleep(20 * time.Microsecond)
+		pause := unix.Timespec{Nsec: 20000}
+		unix.Nanosleep(&pause, nil)
 	}
 }
 
@@ -1266,7 +1305,7 @@ func (x *kctx) decodeCmsgs(b []byte) Array {
 				sec := int64(binary.LittleEndian.Uint64(d))
 				nsec := int64(binary.LittleEndian.Uint64(d[8:]))
 				// Into the instance's clock.
-				t := time.Unix(sec, nsec).Sub(x.k.start)
+				t := time.Unix(sec, nsec).Sub(x.k.wall0)
 				ts.Set("scm_sec", Int(int64(t/time.Second)))
 				ts.Set("scm_nsec", Int(int64(t%time.Second)))
 			}
@@ -1951,6 +1990,8 @@ func (k *kernelInstance) Close() error {
 	case <-time.After(100 * time.Millisecond):
 	}
 	k.teardown()
+	k.restoreSched()
+	runtime.UnlockOSThread()
 	return nil
 }
 

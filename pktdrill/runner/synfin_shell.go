@@ -474,10 +474,13 @@ func (in *synfinInstance) sysctl(name, value string, fromDefaults bool) error {
 		err = unsupported("tail loss probes (TLP)", is("0"))
 	case "net.ipv4.tcp_recovery":
 		err = unsupported("RACK loss detection", is("0"))
-	case "net.ipv4.tcp_tso_win_divisor":
-		err = unsupported("TSO deferral (tcp_tso_win_divisor)", is("3"))
-	case "net.ipv4.tcp_min_tso_segs":
-		err = unsupported("TSO autosizing (tcp_min_tso_segs)", is("2"))
+	case "net.ipv4.tcp_tso_win_divisor", "net.ipv4.tcp_min_tso_segs":
+		// synfin sends MSS-sized segments and the runner joins them
+		// into the TSO packets a script expects: TSO sizing is not
+		// visible to scripts.
+		if !fromDefaults {
+			in.note("sysctl %s=%s ignored: synfin has no TSO sizing to tune", name, value)
+		}
 	case "net.ipv4.tcp_pacing_ss_ratio", "net.ipv4.tcp_pacing_ca_ratio":
 		err = unsupported("pacing", is("200", "120"))
 	case "net.ipv4.tcp_notsent_lowat":
