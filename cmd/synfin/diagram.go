@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,10 +12,11 @@ import (
 	"strings"
 
 	"github.com/synfin/synfin/tour"
+	synfintrace "github.com/synfin/synfin/trace"
 	"github.com/synfin/synfin/viz"
 )
 
-const diagramUsage = `Usage: synfin diagram [--scenario NAME | --trace FILE.json] [-o FILE.svg|FILE.dot]
+const diagramUsage = `Usage: synfin diagram [--scenario NAME | --trace FILE.pcap|FILE.json] [-o FILE.svg|FILE.dot]
 
 Draws the TCP state diagram of RFC 9293 (Figure 5): the eleven states and
 every transition with its event and action. With --scenario, both ends' paths
@@ -92,8 +94,18 @@ func runDiagram(args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 		var l viz.Ladder
+		if an, perr := synfintrace.Read(bytes.NewReader(data), synfintrace.Options{}); perr == nil {
+			// A capture (pcap or pcapng): the paths of its first
+			// connection, reconstructed from the packets.
+			if len(an.Conns) == 0 {
+				fmt.Fprintf(stderr, "synfin diagram: %s: no TCP connection in the capture\n", *trace)
+				return exitFail
+			}
+			paths = an.Conns[0].Paths()
+			break
+		}
 		if err := json.Unmarshal(data, &l); err != nil {
-			fmt.Fprintf(stderr, "synfin diagram: %s: not a JSON viz.Ladder: %v\n", *trace, err)
+			fmt.Fprintf(stderr, "synfin diagram: %s: neither a capture nor a JSON viz.Ladder: %v\n", *trace, err)
 			return exitFail
 		}
 		left, right := l.Left, l.Right

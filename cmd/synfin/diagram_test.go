@@ -6,12 +6,15 @@ import (
 	"encoding/xml"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/synfin/synfin/sim"
 	"github.com/synfin/synfin/tcp"
 	"github.com/synfin/synfin/tour"
 )
@@ -213,7 +216,7 @@ func TestDiagramBadCommandLines(t *testing.T) {
 		{[]string{"diagram", "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"diagram", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"diagram", "--trace", filepath.Join(t.TempDir(), "missing.json")}, 1, "no such file"},
-		{[]string{"diagram", "--trace", bad}, 1, "not a JSON viz.Ladder"},
+		{[]string{"diagram", "--trace", bad}, 1, "neither a capture nor a JSON viz.Ladder"},
 		{[]string{"tour", "--format", "pdf"}, 2, `unknown format "pdf"`},
 	} {
 		code, out, errOut := runCLI(tc.args...)
@@ -276,5 +279,34 @@ func TestTourFormats(t *testing.T) {
 		if err := xml.Unmarshal([]byte(m), &root); err != nil {
 			t.Errorf("inline SVG: %v", err)
 		}
+	}
+}
+
+// TestDiagramFromCapture: --trace also takes a pcapng; the paths are those
+// the trace package reconstructs from the packets of its first connection.
+func TestDiagramFromCapture(t *testing.T) {
+	n := sim.New(7)
+	a, _ := n.AddHost("a", netip.MustParsePrefix("10.0.0.1/24"))
+	b, _ := n.AddHost("b", netip.MustParsePrefix("10.0.0.2/24"))
+	if _, err := n.Connect(a, b, sim.Symmetric(sim.PathConfig{Latency: 5 * time.Millisecond})); err != nil {
+		t.Fatal(err)
+	}
+	var capture bytes.Buffer
+	if err := a.CaptureTo(&capture); err != nil {
+		t.Fatal(err)
+	}
+	b.Sink(netip.MustParseAddrPort("10.0.0.2:80"), sim.SinkConfig{})
+	a.BulkSend(netip.MustParseAddrPort("10.0.0.2:80"), sim.BulkConfig{Size: 1000})
+	n.RunFor(2 * time.Minute)
+	file := filepath.Join(t.TempDir(), "c.pcapng")
+	if err := os.WriteFile(file, capture.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("diagram", "--trace", file)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, `class="hl`) || !strings.Contains(out, "TIME_WAIT") {
+		t.Errorf("no highlighted path in the diagram of a capture")
 	}
 }
