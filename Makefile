@@ -1,6 +1,6 @@
 # synfin: every test in one command. `make test` is what CI runs (.ci/run).
 GO       ?= go
-FUZZTIME ?= 10s
+FUZZTIME ?= 30s
 
 .PHONY: test deps check vet fmt-check unit race fuzz fuzz-long bench tour
 
@@ -27,7 +27,7 @@ unit:
 race:
 	$(GO) test -race -count=1 ./...
 
-## fuzz: each fuzz target for FUZZTIME (10 s by default; `make fuzz-long` runs 5 min each).
+## fuzz: each fuzz target for FUZZTIME (30 s by default; `make fuzz-long` runs 5 min each).
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 

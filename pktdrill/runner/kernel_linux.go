@@ -97,7 +97,7 @@ type kernelInstance struct {
 
 	mu     sync.Mutex
 	queue  []kernelPacket
-	notify chan struct{}
+	evfd   int // eventfd: written when a packet arrives or a call returns
 	stop   chan struct{}
 	readWG sync.WaitGroup
 	rerr   error
@@ -130,7 +130,7 @@ func (kernelTarget) Open(cfg *Config) (Instance, error) {
 		tunFD:  -1,
 		id:     randomHex(4),
 		fds:    map[int]int{},
-		notify: make(chan struct{}, 1),
+		evfd:   -1,
 		stop:   make(chan struct{}),
 	}
 	if k.log == nil {
@@ -202,6 +202,9 @@ func (k *kernelInstance) setup() error {
 	var err error
 	if k.hostIno, err = nsIno("/proc/self/ns/net"); err != nil {
 		return err
+	}
+	if k.evfd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		return fmt.Errorf("eventfd: %w", err)
 	}
 	if err := k.ipCmd("netns", "add", k.ns); err != nil {
 		return err
@@ -384,10 +387,7 @@ func (k *kernelInstance) reader() {
 			k.mu.Lock()
 			k.queue = append(k.queue, kernelPacket{pkt, at})
 			k.mu.Unlock()
-			select {
-			case k.notify <- struct{}{}:
-			default:
-			}
+			k.signal()
 		}
 	}
 }
@@ -413,10 +413,31 @@ func (k *kernelInstance) setReadErr(err error) {
 	k.mu.Lock()
 	k.rerr = err
 	k.mu.Unlock()
-	select {
-	case k.notify <- struct{}{}:
-	default:
+	k.signal()
+}
+
+// signal wakes the runner's thread if it waits in waitEvent. The runner
+// waits in the kernel (ppoll on an eventfd) rather than on a channel, so
+// that its real-time thread wakes at once, without going through the Go
+// scheduler (which may take milliseconds on an idle process).
+func (k *kernelInstance) signal() {
+	var one [8]byte
+	binary.LittleEndian.PutUint64(one[:], 1)
+	unix.Write(k.evfd, one[:])
+}
+
+// waitEvent waits until signal is called or until deadline (instance
+// time), whichever is first.
+func (k *kernelInstance) waitEvent(deadline time.Duration) {
+	d := deadline - k.Now()
+	if d <= 0 {
+		return
 	}
+	ts := unix.NsecToTimespec(int64(d))
+	fds := []unix.PollFd{{Fd: int32(k.evfd), Events: unix.POLLIN}}
+	unix.Ppoll(fds, &ts, nil)
+	var buf [8]byte
+	unix.Read(k.evfd, buf[:])
 }
 
 func (k *kernelInstance) Now() time.Duration { return time.Duration(monotonic() - k.mono0) }
@@ -451,16 +472,10 @@ func (k *kernelInstance) NextPacket(deadline time.Duration) ([]byte, time.Durati
 		if rerr != nil {
 			return nil, 0, false, fmt.Errorf("reading tun0: %w", rerr)
 		}
-		d := deadline - k.Now()
-		if d <= 0 {
+		if k.Now() >= deadline {
 			return nil, 0, false, nil
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-k.notify:
-		case <-t.C:
-		}
-		t.Stop()
+		k.waitEvent(deadline)
 	}
 }
 
@@ -600,6 +615,7 @@ func (k *kernelInstance) checkCongestionControl(cmd string) {
 type kernelCall struct {
 	k        *kernelInstance
 	done     chan struct{}
+	finished atomic.Bool
 	res      *SyscallResult
 	err      error
 	tid      atomic.Int32
@@ -607,22 +623,15 @@ type kernelCall struct {
 }
 
 func (c *kernelCall) Wait(deadline time.Duration) (*SyscallResult, error) {
-	d := deadline - c.k.Now()
-	if d <= 0 {
-		select {
-		case <-c.done:
+	for {
+		if c.finished.Load() {
+			<-c.done
 			return c.res, c.err
-		default:
+		}
+		if c.k.Now() >= deadline {
 			return nil, nil
 		}
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-c.done:
-		return c.res, c.err
-	case <-t.C:
-		return nil, nil
+		c.k.waitEvent(deadline)
 	}
 }
 
@@ -684,7 +693,11 @@ func (k *kernelInstance) Syscall(req *SyscallRequest) (PendingCall, error) {
 	k.calls.Add(1)
 	go func() {
 		defer k.calls.Done()
-		defer close(c.done)
+		defer func() {
+			close(c.done)
+			c.finished.Store(true)
+			k.signal()
+		}()
 		runtime.LockOSThread()
 		// Never unlocked: the thread, which is in the namespace, ends
 		// with the goroutine.
@@ -707,13 +720,12 @@ func (k *kernelInstance) Syscall(req *SyscallRequest) (PendingCall, error) {
 	}()
 	// Return once the call has finished or sleeps in the kernel.
 	for {
-		select {
-		case <-c.done:
+		if c.finished.Load() {
+			<-c.done
 			if c.err != nil && errors.Is(c.err, ErrUnsupported) {
 				return nil, c.err
 			}
 			return c, nil
-		default:
 		}
 		if c.entering.Load() {
 			if tid := int(c.tid.Load()); tid > 0 && threadBlocked(tid) {
@@ -1990,6 +2002,7 @@ func (k *kernelInstance) Close() error {
 	case <-time.After(100 * time.Millisecond):
 	}
 	k.teardown()
+	unix.Close(k.evfd)
 	k.restoreSched()
 	runtime.UnlockOSThread()
 	return nil

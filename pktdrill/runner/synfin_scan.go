@@ -58,6 +58,15 @@ func synfinScan(s *pktdrill.Script) error {
 			if n.TCP != nil && n.TCP.Flags&(pktdrill.FlagECE|pktdrill.FlagCWR) != 0 {
 				found("ECN", "ECE/CWR flag at "+n.Pos.String())
 			}
+			if n.Direction == pktdrill.Inbound && n.TCP != nil && n.TCP.Options != nil {
+				for _, o := range n.TCP.Options.List {
+					if o.Kind == pktdrill.OptSACK {
+						// The engine ignores the peer's SACK blocks: no
+						// scoreboard, no SACK-based or RACK recovery.
+						found("SACK-based loss recovery (SACK scoreboard, RACK)", "inbound SACK blocks at "+n.Pos.String())
+					}
+				}
+			}
 		case *pktdrill.TCPOption:
 			switch n.Kind {
 			case pktdrill.OptFastOpen, pktdrill.OptFastOpenExp:
