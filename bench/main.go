@@ -98,7 +98,8 @@ func main() {
 		bulkSize = 256 << 20
 		cpsDur = time.Second
 		twN = 10000
-		lossDur = 4 * time.Second
+		lossDur = 3 * time.Second
+		fullReps = 1
 		bulkTimeout = 8 * time.Second
 		twLenBench = 5 * time.Second
 	}

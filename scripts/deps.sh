@@ -6,7 +6,7 @@ need=()
 command -v go >/dev/null || { echo "deps: go is required (https://go.dev/dl)"; exit 1; }
 # Packages for later test suites are added here as they are needed
 # (format: command:package).
-for pair in python3:python3 tshark:tshark curl:curl ping:iputils-ping ip:iproute2 ss:iproute2 tcpdump:tcpdump; do
+for pair in python3:python3 tshark:tshark curl:curl ping:iputils-ping ip:iproute2 ss:iproute2 tcpdump:tcpdump chromium:chromium; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

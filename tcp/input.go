@@ -574,9 +574,10 @@ acked:
 	if newData {
 		t.ackNewData(seg)
 	}
+	prevWnd := t.sndWnd
 	t.updateWindow(seg)
 	if !newData {
-		t.maybeDupAck(seg, prevUna)
+		t.maybeDupAck(seg, prevUna, prevWnd)
 	}
 	if t.persist && t.sndWnd > 0 {
 		// The window opened: stop probing and forget the probe backoff, as
@@ -753,11 +754,13 @@ func (t *TCB) updateWindow(seg *Segment) {
 
 // maybeDupAck counts duplicate ACKs and enters fast retransmit / fast
 // recovery on the third (RFC 5681 3.2, RFC 6582).
-func (t *TCB) maybeDupAck(seg *Segment, prevUna uint32) {
+func (t *TCB) maybeDupAck(seg *Segment, prevUna, prevWnd uint32) {
 	if len(seg.Payload) != 0 || seg.Flags&(wire.FlagSYN|wire.FlagFIN) != 0 || t.sndUna == t.sndMax || seg.Ack != prevUna {
 		return
 	}
-	if uint32(seg.Window)<<t.sndWscale != t.sndWnd {
+	if uint32(seg.Window)<<t.sndWscale != prevWnd {
+		// A window update is not a duplicate ACK (RFC 5681 2, condition (e):
+		// the window is compared with the one before this segment).
 		return
 	}
 	t.dupAcks++
@@ -906,7 +909,18 @@ func (t *TCB) receiveFin(seq uint32) {
 	t.peerFin = false
 	t.rcvBuf.dropOutOfOrder()
 	t.ackPending = true
-	t.quickAck()
+	switch t.state {
+	case SynReceived, Established:
+		// Linux's tcp_fin enters pingpong mode: the ACK of the FIN is
+		// delayed like one for data, unless no data has arrived yet (the
+		// delayed-ACK engine has not started: its timeout is 0).
+		t.pingpong = true
+		if t.info.dataSegsIn == 0 {
+			t.quickAck()
+		}
+	default:
+		t.quickAck()
+	}
 	switch t.state {
 	case SynReceived, Established:
 		t.setState(CloseWait, CauseFinReceived)
@@ -937,7 +951,7 @@ func (t *TCB) ackIfNeeded() {
 	// Linux's __tcp_ack_snd_check: also ACK once more than one receive MSS
 	// has arrived since the last ACK, so that streams of small segments
 	// are acknowledged every 2*RMSS bytes too (SHLD-19).
-	if t.segsUnAck >= 2 || t.quickAcks > 0 || int(t.rcvNxt-t.lastAckSent) > t.rcvMSS {
+	if t.segsUnAck >= 2 || (t.quickAcks > 0 && !t.pingpong) || int(t.rcvNxt-t.lastAckSent) > t.rcvMSS {
 		t.sendAck()
 		return
 	}

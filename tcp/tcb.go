@@ -216,6 +216,9 @@ type TCB struct {
 	// wakeup is set while the probe timer sends data (PSH, as Linux's
 	// tcp_write_wakeup).
 	wakeup bool
+	// pingpong is Linux's interactive mode, entered when the peer's FIN
+	// moves us to CLOSE_WAIT: quick ACKs stop, ACKs are delayed.
+	pingpong bool
 }
 
 // New returns a TCB in the CLOSED state that will hand its segments and

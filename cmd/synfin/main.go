@@ -7,6 +7,7 @@
 //	synfin get URL [-o FILE] --tun NAME --addr CIDR [--host-addr CIDR]
 //	synfin ss --from DEBUGADDR
 //	synfin trace FILE [--format text|svg|html|json]
+//	synfin web [--listen 127.0.0.1:8080] [--allow-remote]
 //	synfin help [COMMAND]
 package main
 
@@ -47,6 +48,7 @@ Commands:
   diagram draw RFC 9293's TCP state diagram (SVG or DOT), a scenario's paths highlighted
   trace   reconstruct both ends' TCP states and anomalies from a pcap/pcapng capture
   run     run packetdrill scripts against synfin (virtual time) or the Linux kernel
+  web     a local page that plays scenarios, captures and scripts on a ladder and the state diagram
   help    show this help, or a command's flags: synfin help tour
 `
 
@@ -71,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runSS(rest, stdout, stderr)
 	case "diagram":
 		return runDiagram(rest, stdout, stderr)
+	case "web":
+		return runWeb(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) == 0 {
 			fmt.Fprint(stdout, usageText)

@@ -88,26 +88,29 @@ type kernelInstance struct {
 	ns    string
 	nsFD  int
 	tunFD int
-	dir   string // scratch directory: defaults.sh, nstat history
-	id    string // per-run identifier for ${PPID} and PACKETDRILL_PID
+	dir   string    // scratch directory: defaults.sh, nstat history
+	id    string    // per-run identifier for ${PPID} and PACKETDRILL_PID
 	mono0 int64     // CLOCK_MONOTONIC at time 0, ns
 	wall0 time.Time // the wall clock at time 0 (for SO_TIMESTAMPING)
 
 	restoreSched func() // undoes the real-time priority of the caller's thread
+	hostNS       int    // the caller's thread's own namespace, to go back to
 
 	mu     sync.Mutex
 	queue  []kernelPacket
 	evfd   int // eventfd: written when a packet arrives or a call returns
+	evMu   sync.Mutex
 	stop   chan struct{}
 	readWG sync.WaitGroup
 	rerr   error
 
-	fdMu    sync.Mutex
-	fds     map[int]int // script fd -> live fd
-	wantCC  string      // congestion control the script wants, if the namespace refused it
-	calls   sync.WaitGroup
-	closed  bool
-	hostIno uint64
+	fdMu     sync.Mutex
+	fds      map[int]int // script fd -> live fd
+	shadowed []int       // live fds whose script number was reused
+	wantCC   string      // congestion control the script wants, if the namespace refused it
+	calls    sync.WaitGroup
+	closed   bool
+	hostIno  uint64
 }
 
 func randomHex(n int) string {
@@ -124,14 +127,14 @@ func (kernelTarget) Open(cfg *Config) (Instance, error) {
 		return nil, fmt.Errorf("the kernel target needs iproute2's ip: %w", err)
 	}
 	k := &kernelInstance{
-		cfg:    cfg,
-		log:    cfg.Log,
-		nsFD:   -1,
-		tunFD:  -1,
-		id:     randomHex(4),
-		fds:    map[int]int{},
-		evfd:   -1,
-		stop:   make(chan struct{}),
+		cfg:   cfg,
+		log:   cfg.Log,
+		nsFD:  -1,
+		tunFD: -1,
+		id:    randomHex(4),
+		fds:   map[int]int{},
+		evfd:  -1,
+		stop:  make(chan struct{}),
 	}
 	if k.log == nil {
 		k.log = io.Discard
@@ -140,12 +143,31 @@ func (kernelTarget) Open(cfg *Config) (Instance, error) {
 	// Like packetdrill, run at a (low) real-time priority for precise
 	// timing on a busy machine: the runner's goroutine, which makes every
 	// Instance call, is locked to its thread until Close.
+	// With more Ps than busy threads, a goroutine started for a blocking
+	// call, or one woken from a system call, finds an idle P at once
+	// instead of waiting for the runtime's monitor (up to 10 ms).
+	if runtime.GOMAXPROCS(0) < 8 {
+		runtime.GOMAXPROCS(8)
+	}
 	runtime.LockOSThread()
 	k.restoreSched = setRealtime()
-	if err := k.setup(); err != nil {
-		k.teardown()
+	hostNS, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		k.restoreSched()
 		runtime.UnlockOSThread()
+		return nil, err
+	}
+	k.hostNS = hostNS
+	if err := k.setup(); err != nil {
+		k.teardown()
+		k.leave()
+		return nil, err
+	}
+	// The runner's thread works inside the namespace from now on: calls
+	// the script does not expect to block run on it directly.
+	if err := k.enter(); err != nil {
+		k.teardown()
+		k.leave()
 		return nil, err
 	}
 	k.mono0 = monotonic()
@@ -343,6 +365,12 @@ func (k *kernelInstance) teardown() {
 	if k.dir != "" {
 		os.RemoveAll(k.dir)
 	}
+	k.evMu.Lock()
+	if k.evfd >= 0 {
+		unix.Close(k.evfd)
+		k.evfd = -1
+	}
+	k.evMu.Unlock()
 }
 
 // reader reads the packets the kernel sends to tun0 and queues them with
@@ -423,7 +451,11 @@ func (k *kernelInstance) setReadErr(err error) {
 func (k *kernelInstance) signal() {
 	var one [8]byte
 	binary.LittleEndian.PutUint64(one[:], 1)
-	unix.Write(k.evfd, one[:])
+	k.evMu.Lock()
+	if k.evfd >= 0 {
+		unix.Write(k.evfd, one[:])
+	}
+	k.evMu.Unlock()
 }
 
 // waitEvent waits until signal is called or until deadline (instance
@@ -690,24 +722,14 @@ func (k *kernelInstance) Syscall(req *SyscallRequest) (PendingCall, error) {
 		return nil, &UnsupportedError{Feature: "system call " + req.Name}
 	}
 	c := &kernelCall{k: k, done: make(chan struct{})}
-	k.calls.Add(1)
-	go func() {
-		defer k.calls.Done()
+	x := &kctx{k: k, c: c, req: req, out: map[int]Value{}}
+	run := func() {
 		defer func() {
 			close(c.done)
 			c.finished.Store(true)
 			k.signal()
 		}()
-		runtime.LockOSThread()
-		// Never unlocked: the thread, which is in the namespace, ends
-		// with the goroutine.
-		if err := k.enter(); err != nil {
-			c.err = err
-			return
-		}
-		setRealtime()
 		c.tid.Store(int32(unix.Gettid()))
-		x := &kctx{k: k, c: c, req: req, out: map[int]Value{}}
 		ret, errno, err := impl(x)
 		if err != nil {
 			c.err = err
@@ -717,6 +739,37 @@ func (k *kernelInstance) Syscall(req *SyscallRequest) (PendingCall, error) {
 			x.ended = k.Now()
 		}
 		c.res = &SyscallResult{Ret: ret, Errno: errno, End: x.ended, Out: x.out}
+	}
+	if req.Syscall == nil || req.Syscall.End == nil {
+		// A call the script does not expect to block runs right here, on
+		// the runner's thread (which is in the namespace), as packetdrill
+		// runs it on its main thread: no thread handoff delays it. A
+		// watchdog shuts the sockets down if it never returns.
+		w := time.AfterFunc(kernelCallLimit, k.shutdownAll)
+		run()
+		w.Stop()
+		if c.err != nil && errors.Is(c.err, ErrUnsupported) {
+			return nil, c.err
+		}
+		return c, nil
+	}
+	// A blocking call (written with ...END) runs on a thread of its own
+	// that enters the namespace, as on packetdrill's syscall thread.
+	k.calls.Add(1)
+	go func() {
+		defer k.calls.Done()
+		runtime.LockOSThread()
+		// Never unlocked: the thread, which is in the namespace, ends
+		// with the goroutine.
+		if err := k.enter(); err != nil {
+			c.err = err
+			close(c.done)
+			c.finished.Store(true)
+			k.signal()
+			return
+		}
+		setRealtime()
+		run()
 	}()
 	// Return once the call has finished or sleeps in the kernel.
 	for {
@@ -734,6 +787,19 @@ func (k *kernelInstance) Syscall(req *SyscallRequest) (PendingCall, error) {
 		}
 		pause := unix.Timespec{Nsec: 20000}
 		unix.Nanosleep(&pause, nil)
+	}
+}
+
+// kernelCallLimit bounds a call the script does not expect to block.
+const kernelCallLimit = time.Minute
+
+// shutdownAll shuts every socket down, to unblock a call stuck forever.
+func (k *kernelInstance) shutdownAll() {
+	k.fdMu.Lock()
+	defer k.fdMu.Unlock()
+	fmt.Fprintf(k.log, "kernel target: a call did not return in %v; shutting the sockets down\n", kernelCallLimit)
+	for _, fd := range k.fds {
+		unix.Shutdown(fd, unix.SHUT_RDWR)
 	}
 }
 
@@ -767,9 +833,14 @@ func (x *kctx) addFD(script, live int) error {
 		unix.Close(live)
 		return fmt.Errorf("invalid fd %d in script", script)
 	}
-	if _, dup := x.k.fds[script]; dup {
-		unix.Close(live)
-		return fmt.Errorf("duplicate fd %d in script", script)
+	if old, dup := x.k.fds[script]; dup {
+		if x.req.Name != "accept" && x.req.Name != "accept4" {
+			unix.Close(live)
+			return fmt.Errorf("duplicate fd %d in script", script)
+		}
+		// packetdrill lets accept reuse a number still open: the new
+		// socket takes it, the old one stays open unnamed.
+		x.k.shadowed = append(x.k.shadowed, old)
 	}
 	x.k.fds[script] = live
 	return nil
@@ -1990,6 +2061,11 @@ func (k *kernelInstance) Close() error {
 		unix.Close(fd)
 		delete(k.fds, s)
 	}
+	for _, fd := range k.shadowed {
+		unix.Shutdown(fd, unix.SHUT_RDWR)
+		unix.Close(fd)
+	}
+	k.shadowed = nil
 	k.fdMu.Unlock()
 	close(k.stop)
 	k.readWG.Wait()
@@ -2002,10 +2078,27 @@ func (k *kernelInstance) Close() error {
 	case <-time.After(100 * time.Millisecond):
 	}
 	k.teardown()
-	unix.Close(k.evfd)
-	k.restoreSched()
-	runtime.UnlockOSThread()
+	k.leave()
 	return nil
+}
+
+// leave takes the runner's thread back to its namespace and priority and
+// unlocks it. Should going back fail, the thread stays locked, and Go ends
+// it with its goroutine, so it never runs anything else.
+func (k *kernelInstance) leave() {
+	err := unix.Setns(k.hostNS, unix.CLONE_NEWNET)
+	if err == nil {
+		if ino, ierr := nsIno("/proc/thread-self/ns/net"); ierr != nil || ino != k.hostIno {
+			err = fmt.Errorf("still not in the original namespace")
+		}
+	}
+	unix.Close(k.hostNS)
+	k.restoreSched()
+	if err != nil {
+		fmt.Fprintf(k.log, "kernel target: returning to the original network namespace: %v\n", err)
+		return
+	}
+	runtime.UnlockOSThread()
 }
 
 var atFDCWD = unix.AT_FDCWD

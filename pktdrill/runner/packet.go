@@ -696,7 +696,7 @@ func (r *run) outbound(e *evt, p *pktdrill.Packet, s *tsock) error {
 	default:
 		limit = e.start + tol + r.grace
 	}
-	var first *livePacket
+	var first, prev *livePacket
 	total := 0
 	for {
 		pkt, at, ok, err := r.inst.NextPacket(r.at(limit))
@@ -726,12 +726,17 @@ func (r *run) outbound(e *evt, p *pktdrill.Packet, s *tsock) error {
 			mapOutbound(lp, s)
 		}
 		if first == nil || lp.src != first.src || lp.dst != first.dst || lp.proto != first.proto {
-			first = lp
+			first, prev = lp, lp
 		} else {
-			// Aggregate into one packet, as packetdrill does for TSO.
+			// Aggregate into one packet, as packetdrill does for TSO,
+			// if the packets go together.
+			if msg := fragmentMismatch(prev, lp, first.payload, expected); msg != "" {
+				return r.packetError(e, p, msg, lp)
+			}
 			first.flags |= lp.flags & (pktdrill.FlagPSH | pktdrill.FlagFIN)
 			first.nonzero = first.nonzero || lp.nonzero
 			first.payload += lp.payload
+			prev = lp
 		}
 		total = first.payload
 		if total >= expected || r.strict {
@@ -745,6 +750,45 @@ func (r *run) outbound(e *evt, p *pktdrill.Packet, s *tsock) error {
 		return r.packetError(e, p, msg, first)
 	}
 	return nil
+}
+
+// fragmentMismatch checks that a packet can be aggregated with the
+// previous one (packetdrill's non-strict header check): same flags other
+// than FIN, PSH and CWR, contiguous sequence numbers, same ack and window,
+// and a payload like the previous one's unless it is the last.
+func fragmentMismatch(prev, lp *livePacket, sniffed, expected int) string {
+	field := func(name string, exp, act uint32) string {
+		if exp != act {
+			return fmt.Sprintf("aggregate candidate packet field %s: expected: %d (%#x) vs actual: %d (%#x)", name, exp, exp, act, act)
+		}
+		return ""
+	}
+	if lp.proto != wire.ProtoTCP {
+		return ""
+	}
+	for _, c := range []struct {
+		name     string
+		exp, act uint32
+	}{
+		{"tcp_data_offset", uint32(prev.tcp.DataOffset() / 4), uint32(lp.tcp.DataOffset() / 4)},
+		{"tcp_syn", bit(prev.flags, pktdrill.FlagSYN), bit(lp.flags, pktdrill.FlagSYN)},
+		{"tcp_rst", bit(prev.flags, pktdrill.FlagRST), bit(lp.flags, pktdrill.FlagRST)},
+		{"tcp_ack", bit(prev.flags, pktdrill.FlagACK), bit(lp.flags, pktdrill.FlagACK)},
+		{"tcp_urg", bit(prev.flags, pktdrill.FlagURG), bit(lp.flags, pktdrill.FlagURG)},
+		{"tcp_ece", bit(prev.flags, pktdrill.FlagECE), bit(lp.flags, pktdrill.FlagECE)},
+		{"tcp_seq", prev.seq + uint32(prev.payload), lp.seq},
+		{"tcp_ack_seq", prev.ack, lp.ack},
+		{"tcp_window", uint32(prev.tcp.Window()), uint32(lp.tcp.Window())},
+	} {
+		if msg := field(c.name, c.exp, c.act); msg != "" {
+			return msg
+		}
+	}
+	if lp.payload < expected-sniffed && lp.payload != prev.payload {
+		return fmt.Sprintf("fragment payload: expected %d bytes vs actual %d bytes; total payload: expected %d bytes vs actual %d bytes",
+			prev.payload, lp.payload, expected, sniffed+lp.payload)
+	}
+	return ""
 }
 
 // mapOutbound maps a live packet's sequence numbers, SACK blocks and TS

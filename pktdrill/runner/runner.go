@@ -302,6 +302,10 @@ func newRun(file string, script *pktdrill.Script, defines map[string]string, o *
 	if v := options["ip_version"]; v != "ipv4" {
 		return nil, &UnsupportedError{Feature: "IPv6", Detail: "--ip_version=" + v}
 	}
+	if strings.HasSuffix(file, "v6.pkt") {
+		// packetdrill's run_all.py runs *v6.pkt scripts only over IPv6.
+		return nil, &UnsupportedError{Feature: "IPv6", Detail: "an IPv6-only script (*v6.pkt)"}
+	}
 	r := &run{file: file, script: script, opts: o, options: options, defines: defines, target: o.Target, log: o.Log}
 	if r.log == nil {
 		r.log = io.Discard
@@ -627,6 +631,12 @@ func (r *run) tolerance(start, last int64, hasLast bool) int64 {
 func (r *run) waitForEvent(e *evt, what string) error {
 	if err := r.inst.Advance(r.at(e.start)); err != nil {
 		return r.errorf(e.line, "%s target: %v", r.target.Name(), err)
+	}
+	// A blocking call that returned meanwhile is done with first, as
+	// packetdrill's syscall thread would have (an accept gives the socket
+	// under test its descriptor).
+	if err := r.checkPending(); err != nil {
+		return err
 	}
 	if r.numEvents > 0 {
 		last, hasLast := r.lastTime()

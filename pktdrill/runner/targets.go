@@ -41,3 +41,5 @@ func TargetNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+func init() { RegisterTarget("synfin", Synfin) }
