@@ -872,14 +872,16 @@ func TestCorruptionTransfer(t *testing.T) {
 }
 
 // TestBandwidthGoodput: a 1 Mbit/s link carries about 125 KB/s, less the
-// headers (1448 bytes of data per 1500-byte packet: 120.7 KB/s). With a
-// large send buffer the sender overflows a 20-packet queue: tail drops, yet
-// the link stays busy.
+// headers (1448 bytes of data per 1500-byte packet: 120.7 KB/s). A 16 KiB
+// send buffer (SO_SNDBUF 8 KiB, doubled) keeps fewer packets in flight than a
+// 20-packet queue holds; with a buffer that grows with cwnd (the default, as
+// Linux's tcp_sndbuf_expand) or a large one, the sender overflows the queue:
+// tail drops, yet the link stays busy.
 func TestBandwidthGoodput(t *testing.T) {
 	for _, tc := range []struct {
 		queue, wbuf int
 		drops       bool
-	}{{0, 0, false}, {20, 0, false}, {20, 1 << 20, true}} {
+	}{{0, 0, false}, {20, 8 << 10, false}, {20, 0, true}, {20, 1 << 20, true}} {
 		t.Run(fmt.Sprintf("queue=%d/wbuf=%d", tc.queue, tc.wbuf), func(t *testing.T) {
 			n, a, b, l := pair(t, 1, Symmetric(PathConfig{Latency: 10 * time.Millisecond, Bandwidth: 1e6, QueueLimit: tc.queue}))
 			n.SetWatchdog(time.Minute)

@@ -486,9 +486,10 @@ func TestShutdown(t *testing.T) {
 	expectCall(t, "read after SHUT_RD", e.s.Read(sfd, buf), 4, 0)
 	expectCall(t, "EOF after SHUT_RD", e.s.Read(sfd, buf), 0, 0)
 
-	// SHUT_WR sends a FIN: FIN_WAIT_2 here, CLOSE_WAIT there.
+	// SHUT_WR sends a FIN: FIN_WAIT_2 here, CLOSE_WAIT there. (After data,
+	// the FIN's ACK is delayed like Linux's in pingpong mode: up to 40 ms.)
 	ok(t, "SHUT_WR")(e.c.Shutdown(cfd, socket.SHUT_WR))
-	e.run(20 * time.Millisecond)
+	e.run(100 * time.Millisecond)
 	if a, b := state(t, e.c, cfd), state(t, e.s, sfd); a != socket.TCP_FIN_WAIT2 || b != socket.TCP_CLOSE_WAIT {
 		t.Fatalf("states %d %d; want FIN_WAIT2, CLOSE_WAIT", a, b)
 	}

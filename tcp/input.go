@@ -208,6 +208,7 @@ func (t *TCB) inputSynSent(seg *Segment) {
 		t.maxSndWnd = t.sndWnd
 		t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
 		t.setState(Established, CauseSynAckReceived)
+		t.expandSndBuf()
 		t.quickAcks = t.cfg.QuickAcks
 		if len(seg.Payload) > 0 {
 			t.acceptData(seg.Seq+1, seg.Payload)
@@ -531,6 +532,7 @@ func (t *TCB) processAck(seg *Segment) bool {
 			goto acked
 		}
 		t.setState(Established, CauseHandshakeAck)
+		t.expandSndBuf()
 		if t.passive {
 			// Only a passive open has a listener to hand the connection to.
 			t.out.Event(Event{Kind: EventAccepted})
@@ -716,7 +718,11 @@ func (t *TCB) ackNewData(seg *Segment) {
 		}
 	} else {
 		t.dupAcks = 0
+		cwnd := t.ccs.Cwnd
 		t.cc.CongAvoid(&t.ccs, ackedSegs)
+		if t.ccs.Cwnd > cwnd {
+			t.expandSndBuf()
+		}
 	}
 	t.ccs.CwndLimited = false
 

@@ -21,7 +21,10 @@ func (t *TCB) WriteMore(now Time, p []byte) (int, error) {
 // SetSendBufferBytes sets the send buffer's capacity to exactly n bytes
 // (a socket layer that has already applied Linux's doubling and limits to
 // SO_SNDBUF).
-func (t *TCB) SetSendBufferBytes(n int) { t.sndBuf.setLimit(n) }
+func (t *TCB) SetSendBufferBytes(n int) {
+	t.sndBuf.setLimit(n)
+	t.sndBufLocked = true
+}
 
 // SetRecvBufferBytes sets the receive buffer's capacity to exactly n bytes
 // (SO_RCVBUF after the socket layer's doubling).

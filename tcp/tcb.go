@@ -207,6 +207,10 @@ type TCB struct {
 	lastOOO      uint32
 	lastOOOValid bool
 
+	// sndBufLocked: the user set SO_SNDBUF, so the send buffer does not
+	// grow by itself (expandSndBuf).
+	sndBufLocked bool
+
 	// seg is scratch space for outgoing segments, so sending allocates nothing.
 	seg Segment
 
@@ -736,6 +740,7 @@ func (t *TCB) SetReadBuffer(n int) {
 func (t *TCB) SetWriteBuffer(n int) {
 	n = clampBuf(2*n, t.cfg.WMem[0], 1<<30)
 	t.sndBuf.setLimit(n)
+	t.sndBufLocked = true // SOCK_SNDBUF_LOCK: no automatic growth
 }
 
 // ReadBuffer and WriteBuffer return the buffer sizes (getsockopt SO_RCVBUF
