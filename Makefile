@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test deps check vet fmt-check unit race fuzz fuzz-long bench tour
+.PHONY: test deps check vet fmt-check unit race fuzz fuzz-long reliability bench tour
 
 ## test: install what is missing, then formatting, vet, the test suite (once
 ## plain, for the allocation checks and full-size simulations, once under the
@@ -33,6 +33,9 @@ fuzz:
 
 fuzz-long:
 	@FUZZTIME=5m scripts/fuzz.sh
+
+reliability: ## full-size hostile-peer, chaos and soak runs (see RELIABILITY.md)
+	RELIABILITY_FULL=1 $(GO) test -count=1 -timeout 3h -v ./reliability/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
