@@ -20,14 +20,18 @@ import (
 )
 
 const runUsage = `usage: synfin run [--target synfin|kernel] [--pcap DIR] [--json FILE] [-D NAME=VAL]
-                  [--tolerance_usecs N] [--tolerance_percent P] [-j N] [-v] PATH...
+                  [--tolerance_usecs N] [--tolerance_percent P] [-j N] [--retry N] [-v] PATH...
 
 Runs packetdrill scripts (files, or directories searched for *.pkt) against a
-target and reports each result; the last line is "N passed, N failed, N skipped".
-The exit status is 0 only when no script failed.
+target. Each script gets a line (PASS, FAIL with its error, SKIP with what is
+missing); on a terminal a progress line is kept up to date and only failures
+get lines. The last line is "N passed, N failed, N skipped"; the exit status is
+0 only when no script failed.
 
   kernel  the Linux kernel, in a network namespace per script (needs root)
   synfin  synfin's stack, in virtual time
+
+Flags:
 `
 
 // defineFlags collects repeated -D NAME=VALUE flags.
@@ -49,6 +53,7 @@ type runJSON struct {
 	Status     string  `json:"status"`
 	Message    string  `json:"message,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+	Attempts   int     `json:"attempts"`
 	Pcap       string  `json:"pcap,omitempty"`
 }
 
@@ -118,7 +123,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, runUsage)
 		fs.PrintDefaults()
 	}
-	target := fs.String("target", "synfin", "`target` to run the scripts against: "+strings.Join(append([]string{"synfin"}, "kernel"), " or "))
+	target := fs.String("target", "synfin", "`target` to run the scripts against: synfin or kernel")
 	pcapDir := fs.String("pcap", "", "write a pcapng capture per script into `DIR`")
 	jsonFile := fs.String("json", "", "write the results as JSON to `FILE`")
 	defines := defineFlags{}
@@ -126,6 +131,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	tolUsecs := fs.String("tolerance_usecs", "", "timing tolerance in `microseconds` (default 4000)")
 	tolPct := fs.String("tolerance_percent", "", "timing tolerance as a `percent` of the time since the previous event (default 12.5)")
 	jobs := fs.Int("j", 1, "run `N` scripts at a time")
+	retries := fs.Int("retry", 0, "run a script that fails on a timing error up to `N` more times (for real-time targets on a busy machine)")
 	verbose := fs.Bool("v", false, "trace every packet and call, and print failures in full")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -197,6 +203,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	term := isTerminal(stdout)
 	start := time.Now()
 	results := make([]*runner.Result, len(files))
+	attempts := make([]int, len(files))
 	var mu sync.Mutex
 	var passed, failed, skipped, done int
 	running := map[string]bool{}
@@ -215,7 +222,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "\r\033[K%s", line)
 	}
-	report := func(res *runner.Result) {
+	report := func(res *runner.Result, tries int) {
+		retried := ""
+		if tries > 1 {
+			retried = fmt.Sprintf(", attempt %d", tries)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		done++
@@ -247,9 +258,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		switch res.Status {
 		case runner.Pass:
-			fmt.Fprintf(stdout, "PASS %s (%.2fs)\n", res.File, res.Duration.Seconds())
+			fmt.Fprintf(stdout, "PASS %s (%.2fs%s)\n", res.File, res.Duration.Seconds(), retried)
 		case runner.Fail:
-			fmt.Fprintf(stdout, "FAIL %s (%.2fs): %s\n", res.File, res.Duration.Seconds(), oneLine(res.Message))
+			fmt.Fprintf(stdout, "FAIL %s (%.2fs%s): %s\n", res.File, res.Duration.Seconds(), retried, oneLine(res.Message))
 		case runner.Skip:
 			fmt.Fprintf(stdout, "SKIP %s: %s\n", res.File, oneLine(res.Message))
 		}
@@ -267,8 +278,13 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 				status()
 				mu.Unlock()
 				res := runner.RunFile(ctx, files[i], opts)
-				results[i] = res
-				report(res)
+				tries := 1
+				for tries <= *retries && res.Status == runner.Fail && strings.Contains(res.Message, "timing error") && ctx.Err() == nil {
+					res = runner.RunFile(ctx, files[i], opts)
+					tries++
+				}
+				results[i], attempts[i] = res, tries
+				report(res, tries)
 			}
 		}()
 	}
@@ -284,14 +300,6 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if term {
 		fmt.Fprint(stdout, "\r\033[K")
 	}
-	if failed > 0 {
-		fmt.Fprintln(stdout, "failures:")
-		for _, r := range results {
-			if r != nil && r.Status == runner.Fail {
-				fmt.Fprintf(stdout, "  %s\n", oneLine(r.Message))
-			}
-		}
-	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(stdout, "interrupted after %d of %d scripts\n", done, len(files))
 	}
@@ -299,12 +307,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 
 	if *jsonFile != "" {
 		sum := runSummaryJSON{Target: t.Name(), Passed: passed, Failed: failed, Skipped: skipped, Seconds: elapsed.Seconds()}
-		for _, r := range results {
+		for i, r := range results {
 			if r == nil {
 				continue
 			}
 			sum.Results = append(sum.Results, runJSON{File: r.File, Status: r.Status.String(), Message: r.Message,
-				DurationMS: float64(r.Duration) / float64(time.Millisecond), Pcap: r.Pcap})
+				DurationMS: float64(r.Duration) / float64(time.Millisecond), Attempts: attempts[i], Pcap: r.Pcap})
 		}
 		b, _ := json.MarshalIndent(sum, "", "  ")
 		if err := os.WriteFile(*jsonFile, append(b, '\n'), 0o644); err != nil {

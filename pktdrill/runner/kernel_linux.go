@@ -365,6 +365,8 @@ func (k *kernelInstance) teardown() {
 	if k.dir != "" {
 		os.RemoveAll(k.dir)
 	}
+	// What the corpus's set_sysctls.py leaves behind.
+	os.Remove("/tmp/sysctl_restore_" + k.id + ".sh")
 	k.evMu.Lock()
 	if k.evfd >= 0 {
 		unix.Close(k.evfd)
@@ -536,7 +538,7 @@ func (k *kernelInstance) Shell(cmd string) error {
 	cmd = strings.ReplaceAll(cmd, "$PPID", k.id)
 	// Lines the target does itself, or refuses.
 	var kept []string
-	_, haveEthtool := exec.LookPath("ethtool")
+	_, noEthtool := exec.LookPath("ethtool")
 	for _, line := range strings.Split(cmd, "\n") {
 		if m := sysModuleRE.FindStringSubmatch(line); m != nil {
 			cur, err := os.ReadFile(m[2])
@@ -549,7 +551,7 @@ func (k *kernelInstance) Shell(cmd string) error {
 		if strings.Contains(line, "/sys/module/") {
 			return &UnsupportedError{Feature: "changing a kernel module parameter (global to the machine)", Detail: strings.TrimSpace(line)}
 		}
-		if haveEthtool != nil && strings.HasPrefix(strings.TrimSpace(line), "ethtool") {
+		if noEthtool != nil && strings.HasPrefix(strings.TrimSpace(line), "ethtool") {
 			m := ethtoolOffRE.FindStringSubmatch(line)
 			if m == nil {
 				return &UnsupportedError{Feature: "ethtool (not installed)", Detail: strings.TrimSpace(line)}

@@ -733,7 +733,10 @@ func (r *run) outbound(e *evt, p *pktdrill.Packet, s *tsock) error {
 			if msg := fragmentMismatch(prev, lp, first.payload, expected); msg != "" {
 				return r.packetError(e, p, msg, lp)
 			}
-			first.flags |= lp.flags & (pktdrill.FlagPSH | pktdrill.FlagFIN)
+			// PSH and FIN are the last segment's, as when a TSO packet
+			// is cut into segments.
+			pf := pktdrill.FlagPSH | pktdrill.FlagFIN
+			first.flags = first.flags&^pf | lp.flags&pf
 			first.nonzero = first.nonzero || lp.nonzero
 			first.payload += lp.payload
 			prev = lp

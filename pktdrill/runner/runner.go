@@ -43,6 +43,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/netip"
 	"os"
@@ -97,7 +98,8 @@ type Options struct {
 	// Defines are -D NAME=VALUE definitions; the script's own win.
 	Defines map[string]string
 	// Options are command-line options without their dashes
-	// ("tolerance_usecs": "10000"); the script's own option lines win.
+	// ("tolerance_usecs": "10000"). As in packetdrill they overwrite the
+	// script's own option lines, which overwrite DefaultOptions.
 	Options map[string]string
 	// PcapDir, if not empty, receives a pcapng capture per script, named
 	// after the script's path.
@@ -185,6 +187,10 @@ func Run(ctx context.Context, file string, src []byte, o *Options) (res *Result)
 	}
 	r, err := newRun(file, script, defines, o)
 	if err == nil {
+		if _, dry := r.options["dry_run"]; dry {
+			res.Status = Pass // --dry_run: parse only
+			return res
+		}
 		if o.PcapDir != "" {
 			res.Pcap, err = r.openPcap(o.PcapDir)
 		}
@@ -272,14 +278,12 @@ func parseIntOpt(opts map[string]string, name string) (int64, error) {
 }
 
 func newRun(file string, script *pktdrill.Script, defines map[string]string, o *Options) (*run, error) {
+	// Defaults, then the script's options, then the command line's: as in
+	// packetdrill, command-line options overwrite the script's.
 	options := map[string]string{}
 	for k, v := range DefaultOptions {
 		options[k] = v
 	}
-	for k, v := range o.Options {
-		options[k] = v
-	}
-	scriptSet := map[string]bool{}
 	for _, opt := range script.Options {
 		if opt.Name == "define" || opt.Name == "D" {
 			continue
@@ -288,7 +292,9 @@ func newRun(file string, script *pktdrill.Script, defines map[string]string, o *
 		if !opt.HasValue {
 			options[opt.Name] = ""
 		}
-		scriptSet[opt.Name] = true
+	}
+	for k, v := range o.Options {
+		options[k] = v
 	}
 	for name := range options {
 		impl, known := knownOptions[name]
@@ -338,7 +344,11 @@ func newRun(file string, script *pktdrill.Script, defines map[string]string, o *
 		return nil, fmt.Errorf("bad --connect_port: %q", options["connect_port"])
 	}
 	r.bindPort, r.connectPort = uint16(bp), uint16(cp)
-	r.nextEphemeral = 40000 + uint16(time.Now().UnixNano()%20000)
+	// The remote's port for passive connections: an ephemeral port that
+	// is the same on every run of a script, so runs are reproducible.
+	h := fnv.New32a()
+	h.Write([]byte(filepath.Base(file)))
+	r.nextEphemeral = 32768 + uint16(h.Sum32()%28000)
 	r.grace = int64(time.Second / time.Microsecond)
 	if o.LateGrace > 0 {
 		r.grace = int64(o.LateGrace / time.Microsecond)

@@ -20,8 +20,12 @@ type Target interface {
 	// Name is the target's name as given to --target ("kernel", "synfin").
 	Name() string
 	// Open prepares a fresh stack for one script run. The instance's clock
-	// starts at 0 when Open returns. Open may fail with an
-	// *UnsupportedError (the script is skipped).
+	// starts at 0 when Open returns; the runner runs the script's init
+	// command (`../common/defaults.sh`) first and takes the instance time
+	// after it as the script's time 0. Open may fail with an
+	// *UnsupportedError (the script is skipped). Open, every method of the
+	// Instance and its Close are called from one goroutine, which a
+	// real-time target may lock to its OS thread in between.
 	Open(cfg *Config) (Instance, error)
 }
 
@@ -43,8 +47,9 @@ type Config struct {
 	RemotePrefix netip.Prefix
 	// MTU of the test device (1500).
 	MTU int
-	// Options are the effective --name=value options: the command line's,
-	// overridden by the script's own option lines. Names have no dashes.
+	// Options are the effective --name=value options (DefaultOptions, the
+	// script's option lines, the command line's, each overwriting the
+	// previous). Names have no dashes; options without a value map to "".
 	Options map[string]string
 	// Defines are the effective -D NAME=VALUE definitions.
 	Defines map[string]string
@@ -54,9 +59,9 @@ type Config struct {
 }
 
 // An Instance is one run of one script on a target. Times are durations
-// since the start of the script (the instance's clock origin): virtual
-// time for a simulated stack, wall-clock time for a real one. The runner
-// calls an Instance from a single goroutine.
+// since the instance's clock origin (Open): virtual time for a simulated
+// stack, wall-clock (monotonic) time for a real one. The runner calls an
+// Instance from a single goroutine.
 //
 // The runner drives time forward itself: it calls Advance to wait for the
 // time of an inbound packet, a system call or a shell command, NextPacket
@@ -86,7 +91,13 @@ type Instance interface {
 	// time pass beyond what the call itself takes. File descriptors in
 	// call.Args and in results are the script's numbers (the first socket
 	// is 3); a target maps them to its own. An unknown call, argument or
-	// option is an *UnsupportedError naming it.
+	// option is an *UnsupportedError naming it; an argument the call
+	// cannot take is an error (a script error, reported as packetdrill's
+	// "runtime error in X call: ..."). A call the script does not expect
+	// to block (call.Syscall.End == nil) may be run to completion before
+	// Syscall returns, as packetdrill runs it on its main thread; the
+	// runner waits for it anyway. Calls written with ...END are the ones
+	// the runner lets block while the script goes on.
 	Syscall(call *SyscallRequest) (PendingCall, error)
 	// Shell runs a backquoted command of the script, with ${NAME} defines
 	// already expanded. The kernel target runs it with sh inside the test
@@ -105,7 +116,14 @@ type Instance interface {
 
 // SyscallRequest is a system call of the script with its arguments
 // evaluated: named constants resolved (SOCK_STREAM, O_NONBLOCK|O_RDWR),
-// htons/inet_addr applied, structures turned into Values.
+// htons/inet_addr applied, structures turned into Values. As in
+// packetdrill, the "..." addresses are filled in: socket's domain is
+// AF_INET; bind's address is LocalIP:bind_port (8080) and connect's,
+// sendto's and sendmsg's msg_name RemoteIP:connect_port (8080), as
+// *Sockaddr with the length argument 16; an integer in connect's address
+// position is a *Sockaddr with only that family (AF_UNSPEC disconnects).
+// Buffers written "..." are zeros of the given length (the runner checks
+// that outbound payloads are zeros); NULL is Int(0).
 type SyscallRequest struct {
 	Name string
 	Args []Value
@@ -128,7 +146,7 @@ type SyscallResult struct {
 	// success), with Linux's numbers on every platform.
 	Ret   int64
 	Errno syscall.Errno
-	// End is when the call returned.
+	// End is when the call returned (instance time).
 	End time.Duration
 	// Out holds the values the call wrote into its arguments, by argument
 	// index, in the shape of the script's argument so the runner can
@@ -136,8 +154,15 @@ type SyscallResult struct {
 	// ioctl's [N]; the pollfd array with revents for poll; the epoll_event
 	// array for epoll_wait (only the events returned); the msghdr with
 	// msg_flags and msg_control for recvmsg; an Array of two fds for pipe;
-	// Bytes for a read buffer when the script gave a string. Arguments the
-	// target does not report are not checked.
+	// Bytes for getsockopt's optval when the script gave a string.
+	// recvmsg's control messages are *Struct{cmsg_level, cmsg_type,
+	// cmsg_data}; cmsg_data is an Int, a sock_extended_err *Struct
+	// (ee_errno, ee_origin, ee_type, ee_code, ee_info, ee_data) or, for
+	// SCM_TIMESTAMPING, *Struct{scm_sec, scm_nsec} holding the first
+	// timestamp in instance time. Script descriptor numbers appear as the
+	// script's (a pollfd's fd, an epoll_event's fd=). Out-parameters are
+	// only checked when the call succeeded, and those a target does not
+	// report are not checked.
 	Out map[int]Value
 }
 

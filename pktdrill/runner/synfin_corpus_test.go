@@ -1,0 +1,134 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// synfinCorpusExpect is what each script of the issue's directories does on
+// the synfin target: "pass", "skip: FEATURE" (skipped, naming the feature
+// synfin lacks) or "fail: WHY" (known failures; each of these fails on the
+// Linux kernel too, see the corpus README). A change of outcome fails
+// TestSynfinCorpus, so regressions (and improvements) are noticed.
+var synfinCorpusExpect = map[string]string{
+	"close/close-local-close-then-remote-fin.pkt": "pass",
+	"close/close-on-syn-sent.pkt":                 "pass",
+	"close/close-remote-fin-then-close.pkt":       "pass",
+
+	"blocking/blocking-accept.pkt":  "pass",
+	"blocking/blocking-connect.pkt": "pass",
+	"blocking/blocking-read.pkt":    "pass",
+	"blocking/blocking-write.pkt":   "pass",
+
+	"nagle/https_client.pkt":         "fail: PSH on MSS-sized segments with TSO off (the kernel fails it too)",
+	"nagle/sendmsg_msg_more.pkt":     "pass",
+	"nagle/sockopt_cork_nodelay.pkt": "pass",
+
+	"syscall_bad_arg/fastopen-invalid-buf-ptr.pkt": "skip: TCP Fast Open",
+	"syscall_bad_arg/sendmsg-empty-iov.pkt":        "pass",
+	"syscall_bad_arg/syscall-invalid-buf-ptr.pkt":  "pass",
+
+	"inq/client.pkt": "pass",
+	"inq/server.pkt": "pass",
+
+	"ioctl/ioctl-siocinq-fin.pkt": "pass",
+
+	"epoll/epoll_in_edge.pkt":                        "pass",
+	"epoll/epoll_out_edge.pkt":                       "fail: TSO packet boundaries and PSH (the kernel fails it too)",
+	"epoll/epoll_out_edge_default_notsent_lowat.pkt": "fail: TSO packet boundaries and PSH (the kernel fails it too)",
+	"epoll/epoll_out_edge_notsent_lowat.pkt":         "fail: TSO packet boundaries and PSH (the kernel fails it too)",
+
+	"eor/no-coalesce-large.pkt":      "pass",
+	"eor/no-coalesce-retrans.pkt":    "skip: SACK-based loss recovery",
+	"eor/no-coalesce-small.pkt":      "pass",
+	"eor/no-coalesce-subsequent.pkt": "pass",
+}
+
+// synfinCorpusDirs are the directories the issue asks synfin to pass.
+var synfinCorpusDirs = []string{"close", "blocking", "nagle", "syscall_bad_arg", "inq", "ioctl", "epoll", "eor"}
+
+// packetdrillCorpus locates the packetdrill corpus's tcp directory:
+// $SYNFIN_PACKETDRILL_CORPUS (the directory holding tcp/), or
+// ../shared/conformance/packetdrill next to the module. Under CI=true a
+// missing corpus fails the test; otherwise the test is skipped.
+func packetdrillCorpus(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SYNFIN_PACKETDRILL_CORPUS")
+	if dir == "" {
+		if wd, err := os.Getwd(); err == nil {
+			for d := wd; ; d = filepath.Dir(d) {
+				if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+					dir = filepath.Join(d, "..", "shared", "conformance", "packetdrill")
+					break
+				}
+				if filepath.Dir(d) == d {
+					break
+				}
+			}
+		}
+	}
+	tcpDir := filepath.Join(dir, "tcp")
+	if st, err := os.Stat(tcpDir); err == nil && st.IsDir() && dir != "" {
+		return tcpDir
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("packetdrill corpus not found (%q); set SYNFIN_PACKETDRILL_CORPUS", dir)
+	}
+	t.Skipf("packetdrill corpus not found (%q); set SYNFIN_PACKETDRILL_CORPUS", dir)
+	return ""
+}
+
+// TestSynfinCorpus runs the issue's corpus directories on the synfin target
+// and compares each outcome with synfinCorpusExpect. Virtual time makes it
+// fast: the whole set runs in well under a second of stack time.
+func TestSynfinCorpus(t *testing.T) {
+	root := packetdrillCorpus(t)
+	var files []string
+	for _, d := range synfinCorpusDirs {
+		m, err := filepath.Glob(filepath.Join(root, d, "*.pkt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	seen := map[string]bool{}
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		rel = filepath.ToSlash(rel)
+		seen[rel] = true
+		t.Run(rel, func(t *testing.T) {
+			want, ok := synfinCorpusExpect[rel]
+			if !ok {
+				t.Fatalf("new corpus script: add its expected outcome to synfinCorpusExpect")
+			}
+			res := RunFile(context.Background(), f, &Options{Target: Synfin(), Defines: DefaultDefines})
+			kind, detail, _ := strings.Cut(want, ": ")
+			switch kind {
+			case "pass":
+				if res.Status != Pass {
+					t.Errorf("%v, want pass: %s", res.Status, res.Message)
+				}
+			case "skip":
+				if res.Status != Skip || !strings.HasPrefix(res.Message, detail) {
+					t.Errorf("%v %q, want skip for %q", res.Status, res.Message, detail)
+				}
+			case "fail":
+				if res.Status != Fail {
+					t.Errorf("%v (%s), listed as a known failure (%s): update synfinCorpusExpect", res.Status, res.Message, detail)
+				}
+			default:
+				t.Fatalf("bad expectation %q", want)
+			}
+		})
+	}
+	for rel := range synfinCorpusExpect {
+		if !seen[rel] {
+			t.Errorf("%s is listed but not in the corpus", rel)
+		}
+	}
+}
