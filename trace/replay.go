@@ -198,6 +198,16 @@ func (r *replayer) schedule(x, y Side, copies []int, end uint32, arrive, acked r
 			at = i // sent before the SYN/FIN arrived
 		}
 	}
+	if arrive == rcvFin {
+		// The FIN takes effect only once everything before it has arrived
+		// (RFC 9293 3.10.7.4, eighth check): data the sender sent again
+		// after the FIN, before the peer's ACK covering it, filled a hole.
+		for i := eff + 1; i < firstCover; i++ {
+			if segs[i].From == x && segs[i].Len > 0 && i > at {
+				at = i
+			}
+		}
+	}
 	r.events[at] = append(r.events[at], event{arrive, y, eff})
 	last := copies[len(copies)-1]
 	ack := -1
