@@ -159,10 +159,14 @@ func (s *sock) shut(v *view) int {
 	return b
 }
 
-// notsentLowat is tcp_notsent_lowat(): the option, or the sysctl (UINT_MAX).
+// notsentLowat is tcp_notsent_lowat(): the option, or the sysctl
+// (Config.NotsentLowat; UINT_MAX when 0).
 func (s *sock) notsentLowat() uint64 {
 	if s.o.notsentLowat != 0 {
 		return uint64(s.o.notsentLowat)
+	}
+	if v := s.t.st.Config().NotsentLowat; v != 0 {
+		return uint64(v)
 	}
 	return 0xffffffff
 }

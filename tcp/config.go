@@ -110,6 +110,11 @@ type Config struct {
 	// MaxOutOfOrder bounds the number of separate out-of-order ranges kept
 	// for reassembly; data creating more is dropped and counted.
 	MaxOutOfOrder int
+	// NotsentLowat is the default TCP_NOTSENT_LOWAT of sockets
+	// (tcp_notsent_lowat): a socket is writable only while less unsent
+	// data than this is queued. 0 means no limit (Linux's UINT_MAX). The
+	// engine does not use it; the socket layer does.
+	NotsentLowat uint32
 }
 
 // DefaultConfig returns Linux 6.x's defaults.

@@ -141,7 +141,7 @@ func (t *TCB) Info() Info {
 		Unacked:      t.packetsInFlightSafe(),
 		Retrans:      uint32(t.retrans),
 		LastDataSent: t.now - t.lastSend,
-		LastDataRecv: t.now - t.lastRecv,
+		LastDataRecv: t.now - t.lastDataRecv,
 		LastAckRecv:  t.now - t.lastRecv,
 		PMTU:         int(t.pathMSS) + 40,
 		RcvSsthresh:  t.rcvSsthresh,

@@ -719,12 +719,12 @@ func (t *TCB) ackNewData(seg *Segment) {
 	} else {
 		t.dupAcks = 0
 		cwnd := t.ccs.Cwnd
+		t.ccs.CwndLimited = t.cwndLimited()
 		t.cc.CongAvoid(&t.ccs, ackedSegs)
 		if t.ccs.Cwnd > cwnd {
 			t.expandSndBuf()
 		}
 	}
-	t.ccs.CwndLimited = false
 
 	// RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart.
 	if t.sndUna == t.sndMax {
@@ -843,6 +843,7 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 		return
 	}
 	hadGap := t.rcvBuf.oooBytes() > 0 || advanced > len(p)
+	t.lastDataRecv = t.now
 	t.rcvNxt += uint32(advanced)
 	t.info.bytesReceived += uint64(advanced)
 	if t.peerFin && t.rcvNxt == t.peerFinSeq {

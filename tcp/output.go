@@ -226,6 +226,13 @@ func (t *TCB) output() {
 		return
 	}
 	mss := t.effectiveMSS()
+	t.burstStart = t.sndNxt
+	sent, cwndHit := 0, false
+	defer func() {
+		if sent > 0 || cwndHit {
+			t.cwndValidate(cwndHit || t.packetsInFlight() >= t.ccs.Cwnd)
+		}
+	}()
 	for {
 		off := int(t.sndNxt - t.sndBufSeq)
 		if off < 0 {
@@ -255,7 +262,7 @@ func (t *TCB) output() {
 		// short by it is not the last data, so Nagle and cork let it go.
 		n, cut := t.eorLimit(t.sndNxt, n)
 		if t.packetsInFlight() >= t.ccs.Cwnd {
-			t.ccs.CwndLimited = true
+			cwndHit = true
 			break
 		}
 		if !t.windowAllows(uint32(n)) {
@@ -272,6 +279,7 @@ func (t *TCB) output() {
 		}
 		fin := last && t.finQueued
 		t.sendData(t.sndBuf.peek(off, n), fin)
+		sent++
 	}
 	t.armPersistIfNeeded()
 }

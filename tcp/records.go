@@ -1,5 +1,7 @@
 package tcp
 
+import "time"
+
 // Write records: where the user's writes end in the send stream, as
 // Linux's socket buffers (skbs) remember them. Linux copies a write into
 // the tail skb while that skb has not been sent, so consecutive writes
@@ -9,12 +11,12 @@ package tcp
 //   - PSH. A write without MSG_MORE marks its skb for a push (tcp_push);
 //     with MSG_MORE it does not. Linux 6.x sends every TSO packet carved
 //     from a pushed skb with PSH, those of an unpushed one without. The
-//     engine sends MSS-sized segments, and a burst of them stands for the
-//     TSO packet Linux would build from what cwnd and the window allow: a
-//     first transmission of pushed data carries PSH when it ends its record
-//     or its burst. A retransmission carries PSH when it includes the end
-//     of a pushed record (the skb's own flags: the head of a split skb
-//     loses PSH).
+//     engine sends MSS-sized segments; the TSO packets Linux would build
+//     end where the record ends, where cwnd or the window stop the burst,
+//     and every tsoSegs segments (TSO autosizing): a first transmission of
+//     pushed data carries PSH when it ends such a packet. A retransmission
+//     carries PSH when it includes the end of a pushed record (the skb's
+//     own flags: the head of a split skb loses PSH).
 //   - Record boundaries (MSG_EOR): no segment, first transmission or
 //     retransmission, spans the end of an EOR record (tcp_skb_can_collapse),
 //     and a segment cut short by one is sent even when Nagle or cork would
@@ -115,7 +117,7 @@ func (t *TCB) pushFlag(seq, end uint32, retransmission bool) bool {
 		if r == nil {
 			return true
 		}
-		return r.push && (r.end == end || t.burstEnds(end))
+		return r.push && (r.end == end || t.burstEnds(end) || t.chunkEnds(end))
 	}
 	for i := range t.records {
 		r := &t.records[i]
@@ -144,4 +146,56 @@ func (t *TCB) burstEnds(end uint32) bool {
 	}
 	next, _ := t.eorLimit(end, min(mss, rest))
 	return seqGT(end+uint32(next), t.sndUna+t.sndWnd)
+}
+
+// chunkEnds reports whether a first transmission ending at end completes a
+// TSO packet of tsoSegs segments, counted from where this burst (or the
+// record it sends from, if it began later) started.
+func (t *TCB) chunkEnds(end uint32) bool {
+	base := t.burstStart
+	if r := t.recordAt(end - 1); r != nil {
+		if start := t.recordStart(r); seqGT(start, base) {
+			base = start
+		}
+	}
+	mss := t.effectiveMSS()
+	size := uint32(t.tsoSegs(mss) * mss)
+	return size > 0 && (end-base)%size == 0
+}
+
+// recordStart is where record r begins.
+func (t *TCB) recordStart(r *sendRecord) uint32 {
+	start := t.sndBufSeq
+	for i := range t.records {
+		if &t.records[i] == r {
+			break
+		}
+		start = t.records[i].end
+	}
+	return start
+}
+
+// tsoSegs is Linux's tcp_tso_segs: how many segments one TSO packet holds,
+// from the pacing rate (tcp_tso_autosize with a 64 KiB sk_gso_max_size,
+// tcp_tso_rtt_log 9, tcp_min_tso_segs 2, tcp_pacing_ss_ratio 200 and
+// tcp_pacing_ca_ratio 120). Before an RTT sample the rate is unlimited.
+func (t *TCB) tsoSegs(mss int) int {
+	const gsoMaxSize = 65536
+	bytes := uint64(gsoMaxSize)
+	if srtt := t.rtt.srtt(); srtt > 0 {
+		ratio := uint64(120)
+		if t.ccs.Cwnd < t.ccs.Ssthresh/2 {
+			ratio = 200
+		}
+		cwnd := uint64(max(t.ccs.Cwnd, t.packetsInFlight()))
+		rate := uint64(mss) * cwnd * ratio * 10000 / uint64(srtt/time.Microsecond+1)
+		bytes = rate >> 10 // sk_pacing_shift: one millisecond's worth
+		if m := t.rtt.minRTT(); m > 0 {
+			if r := uint64(m/time.Microsecond) >> 9; r < 32 {
+				bytes += gsoMaxSize >> r
+			}
+		}
+		bytes = min(bytes, gsoMaxSize)
+	}
+	return max(int(bytes)/max(mss, 1), 2)
 }

@@ -157,6 +157,7 @@ type TCB struct {
 	probeStart   Time
 	lastRecv     Time // last segment received (keep-alive idle time)
 	lastSend     Time // last data sent (for the congestion window restart)
+	lastDataRecv Time // last in-order data received (tcpi_last_data_recv)
 
 	rtt rttEstimator
 	// RTT timing without timestamps: one segment at a time (RFC 6298 3, Karn).
@@ -217,9 +218,17 @@ type TCB struct {
 	// records are the ends of the writes still in the send buffer
 	// (records.go): PSH and MSG_EOR boundaries.
 	records []sendRecord
+	// burstStart is where the current transmit burst began (records.go).
+	burstStart uint32
 	// wakeup is set while the probe timer sends data (PSH, as Linux's
 	// tcp_write_wakeup).
 	wakeup bool
+	// Linux's cwnd validation (tcp_cwnd_validate): the most segments in
+	// flight during the current window, where that window ends, and
+	// whether the congestion window limited the sender in it.
+	maxPacketsOut uint32
+	cwndUsageSeq  uint32
+	isCwndLimited bool
 	// pingpong is Linux's interactive mode, entered when the peer's FIN
 	// moves us to CLOSE_WAIT: quick ACKs stop, ACKs are delayed.
 	pingpong bool
@@ -283,6 +292,10 @@ func (t *TCB) setState(s State, cause Cause) {
 	t.state = s
 	t.out.Event(Event{Kind: EventStateChange, Old: old, New: s, Cause: cause})
 	switch s {
+	case Established:
+		// Linux starts tcpi_last_data_recv's clock (icsk_ack.lrcvtime)
+		// when the connection is established.
+		t.lastDataRecv = t.now
 	case Closed:
 		t.stopAllTimers()
 		t.sndBuf.shrink()

@@ -25,11 +25,12 @@ import (
 // that fall due (retransmissions, delayed ACKs, TIME_WAIT...) run one after
 // another at their own virtual times, and the clock stops exactly at the
 // requested time. The stack has the address 192.168.0.1/16 (Config.LocalIP
-// and LocalPrefix) on one interface whose link is a capture: every packet
-// the stack sends is queued with the virtual time it was sent for
-// NextPacket, and Inject hands a packet to the stack at the current time.
-// The link offers TSO like packetdrill's TUN device (GSO up to 64 KiB)
-// unless the script turns it off with `ethtool -K tun0 tso off gso off`.
+// and LocalPrefix) on one interface whose link is a capture, with the
+// default route through it: every packet the stack sends is queued with
+// the virtual time it was sent for NextPacket, and Inject hands a packet to
+// the stack at the current time. The stack sends MSS-sized segments (the
+// engine marks where Linux's TSO packets would end with PSH); the runner
+// joins consecutive segments when a script expects one TSO packet.
 //
 // System calls go to a socket.Table (package socket), Linux's socket API
 // on the stack: the script's descriptor numbers are mapped to the table's
@@ -42,16 +43,19 @@ import (
 // Shell commands are interpreted, not run: packetdrill's defaults.sh sets
 // its sysctls on the stack's tcp.Config (the stack is created at the first
 // system call or packet, so that the script's leading commands apply to
-// it), sysctl -q/-w, set_sysctls.py and echo V > /proc/sys/net/ipv4/X set
-// single ones, and tc, ip tcp_metrics, nstat and ethtool are accepted and
-// noted. A sysctl synfin has no equivalent for, when the script gives it a
-// value that changes behaviour, and any other command, is an
-// *UnsupportedError: the script is skipped, naming what is missing.
+// it; later ones go through stack.SetConfig), sysctl -q/-w, set_sysctls.py
+// (and its /tmp/sysctl_restore_*.sh) and echo V > /proc/sys/net/ipv4/X set
+// single ones, and tc, ip tcp_metrics, nstat, ethtool and sleep are
+// accepted (and noted in the log). A sysctl synfin has no equivalent for,
+// when the script gives it a value that changes behaviour, and any other
+// command, is an *UnsupportedError: the script is skipped, naming what is
+// missing.
 //
 // Before the run starts, Open looks through the script for features synfin
-// lacks (TCP Fast Open, TCP MD5 signatures, ECN, SO_TIMESTAMPING, the error
-// queue, UDP, splice, sendfile...) and reports the first as an
-// *UnsupportedError, so such scripts are skipped rather than failed.
+// lacks (TCP Fast Open, TCP MD5 signatures, ECN, SACK-based recovery for
+// inbound SACK blocks, SO_TIMESTAMPING, the error queue, UDP, splice,
+// sendfile, tcp_info fields it does not keep...) and reports the first as
+// an *UnsupportedError, so such scripts are skipped rather than failed.
 func Synfin() Target { return synfinTarget{} }
 
 type synfinTarget struct{}

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"strings"
+
 	"github.com/synfin/synfin/pktdrill"
 )
 
@@ -32,6 +34,17 @@ var synfinMissingNames = map[string]string{
 	"IPPROTO_MPTCP":              "MPTCP",
 	"IPPROTO_UDP":                "UDP sockets",
 	"SOCK_DGRAM":                 "UDP sockets",
+}
+
+// synfinMissingInfo are the struct tcp_info fields synfin does not keep
+// (they read 0): a script that checks one is skipped. tcpi_sacked is one
+// for connections (synfin has no SACK scoreboard), but listeners report it
+// (the backlog), so it is not listed.
+var synfinMissingInfo = []string{
+	"tcpi_busy_time", "tcpi_rwnd_limited", "tcpi_sndbuf_limited", "tcpi_delivery_rate",
+	"tcpi_pacing_rate", "tcpi_delivered", "tcpi_delivered_ce", "tcpi_dsack_dups",
+	"tcpi_reord_seen", "tcpi_rcv_ooopack", "tcpi_rcv_rtt", "tcpi_last_ack_sent",
+	"tcpi_fackets", "tcpi_rehash", "tcpi_total_rto_recoveries", "tcpi_total_rto_time",
 }
 
 // synfinScan looks through a script, before it runs, for what synfin does
@@ -73,6 +86,12 @@ func synfinScan(s *pktdrill.Script) error {
 				found("TCP Fast Open", "FO option at "+n.Pos.String())
 			case pktdrill.OptMD5:
 				found("TCP MD5 signatures", "md5 option at "+n.Pos.String())
+			}
+		case *pktdrill.Code:
+			for _, f := range synfinMissingInfo {
+				if strings.Contains(n.Text, f) {
+					found("tcp_info field "+f, "at "+n.Pos.String())
+				}
 			}
 		case *pktdrill.Syscall:
 			if f, ok := synfinMissingSyscalls[n.Name]; ok {

@@ -484,7 +484,13 @@ func (in *synfinInstance) sysctl(name, value string, fromDefaults bool) error {
 	case "net.ipv4.tcp_pacing_ss_ratio", "net.ipv4.tcp_pacing_ca_ratio":
 		err = unsupported("pacing", is("200", "120"))
 	case "net.ipv4.tcp_notsent_lowat":
-		err = unsupported("the tcp_notsent_lowat sysctl", is("4294967295", "-1"))
+		var v int64
+		if v, err = strconv.ParseInt(value, 0, 64); err == nil {
+			if v < 0 || v >= 0xffffffff {
+				v = 0
+			}
+			c.NotsentLowat = uint32(v)
+		}
 	case "net.ipv4.tcp_mtu_probing":
 		err = unsupported("MTU probing", is("0"))
 	case "net.ipv4.tcp_base_mss", "net.ipv4.tcp_mtu_probe_floor", "net.ipv4.tcp_probe_threshold", "net.ipv4.tcp_probe_interval":
