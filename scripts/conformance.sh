@@ -21,8 +21,14 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "conformance: the kernel target needs root" >&2
   exit 1
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# KEEP=DIR keeps the JSON results there (to re-run the formatter alone).
+if [ -n "${KEEP:-}" ]; then
+  tmp=$KEEP
+  mkdir -p "$tmp"
+else
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+fi
 go build -o "$tmp/synfin" ./cmd/synfin
 for target in synfin kernel; do
   # A real-time target may miss a 4 ms tolerance on a busy machine:

@@ -123,10 +123,7 @@ func cell(r result, ok bool) string {
 	if !ok {
 		return "—"
 	}
-	msg := r.Message
-	if i := strings.Index(msg, "\n"); i >= 0 {
-		msg = msg[:i]
-	}
+	msg := headline(r.Message)
 	msg = spaces.ReplaceAllString(strings.TrimSpace(msg), " ")
 	// "file.pkt:12: error handling packet: ..." -> "line 12: ..."
 	if m := regexp.MustCompile(`^[^ ]+\.pkt:(\d+): `).FindStringSubmatch(msg); m != nil {
@@ -146,6 +143,34 @@ func cell(r result, ok bool) string {
 		return "skip: " + msg
 	}
 	return "**fail**: " + msg
+}
+
+var (
+	scriptLine = regexp.MustCompile(`\.pkt(:\d+)?: `)
+	pyError    = regexp.MustCompile(`^[A-Za-z]+Error\b`)
+)
+
+// headline picks the line of a (multi-line) message that says what went
+// wrong: the first "file.pkt:N: ..." line (a Python block may have printed
+// before it), with the exception of a failed Python block appended.
+func headline(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	head := lines[0]
+	for _, l := range lines {
+		if scriptLine.MatchString(l) {
+			head = l
+			break
+		}
+	}
+	if strings.Contains(head, "error in Python code") {
+		for _, l := range lines {
+			if l = strings.TrimSpace(l); pyError.MatchString(l) {
+				head += " (" + l + ")"
+				break
+			}
+		}
+	}
+	return head
 }
 
 type counts struct{ pass, fail, skip int }
@@ -204,7 +229,7 @@ func write(w io.Writer, corpus string, s, k, se, ke *summary) {
 	p("\n## The issue's directories\n\n")
 	p("Every script of %s that the kernel passes must pass on synfin; a skip names the missing feature.\n\n",
 		"`"+strings.Join(issueDirs, "`, `")+"`")
-	var bad []string
+	var bad, skipped []string
 	for _, n := range all {
 		dir, _, _ := strings.Cut(n, "/")
 		in := false
@@ -216,14 +241,23 @@ func write(w io.Writer, corpus string, s, k, se, ke *summary) {
 		}
 		kres, kok := kr[n]
 		sres, sok := sr[n]
-		if kok && kres.Status == "pass" && (!sok || sres.Status != "pass") {
-			bad = append(bad, fmt.Sprintf("- `%s`: kernel pass, synfin %s", n, cell(sres, sok)))
+		if !kok || kres.Status != "pass" {
+			continue
+		}
+		switch {
+		case sok && sres.Status == "skip":
+			skipped = append(skipped, fmt.Sprintf("- `%s`: %s", n, cell(sres, sok)))
+		case !sok || sres.Status != "pass":
+			bad = append(bad, fmt.Sprintf("- `%s`: %s", n, cell(sres, sok)))
 		}
 	}
 	if len(bad) == 0 {
-		p("All of them do.\n")
+		p("Every one the kernel passes either passes on synfin or is skipped for a feature synfin lacks.\n")
 	} else {
-		p("Passed by the kernel but not by synfin:\n\n%s\n", strings.Join(bad, "\n"))
+		p("Passed by the kernel, failed by synfin:\n\n%s\n", strings.Join(bad, "\n"))
+	}
+	if len(skipped) > 0 {
+		p("\nPassed by the kernel, skipped on synfin:\n\n%s\n", strings.Join(skipped, "\n"))
 	}
 
 	p("\n## By directory\n\n")
