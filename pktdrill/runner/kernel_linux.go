@@ -1089,31 +1089,11 @@ func kAccept(x *kctx) (int64, syscall.Errno, error) {
 	return int64(x.req.NewFD), 0, nil
 }
 
-func kRead(x *kctx) (int64, syscall.Errno, error) {
-	if err := checkArgs(x, 3); err != nil {
-		return 0, 0, err
-	}
-	fd, err := x.fdArg(0)
-	if err != nil {
-		return 0, 0, err
-	}
-	n, err := x.intArg(2)
-	if err != nil {
-		return 0, 0, err
-	}
-	p, buf, err := x.bufArg(1, n)
-	if err != nil {
-		return 0, 0, err
-	}
-	ret, e := x.sys(func() (uintptr, unix.Errno) {
-		r, _, e := unix.Syscall(unix.SYS_READ, uintptr(fd), uintptr(p), uintptr(n))
-		return r, e
-	})
-	runtime.KeepAlive(buf)
-	return ret, e, nil
-}
+func kRead(x *kctx) (int64, syscall.Errno, error)  { return kFdBufLen(x, unix.SYS_READ) }
+func kWrite(x *kctx) (int64, syscall.Errno, error) { return kFdBufLen(x, unix.SYS_WRITE) }
 
-func kWrite(x *kctx) (int64, syscall.Errno, error) {
+// kFdBufLen runs a call of the form (fd, buf, len): read or write.
+func kFdBufLen(x *kctx, nr uintptr) (int64, syscall.Errno, error) {
 	if err := checkArgs(x, 3); err != nil {
 		return 0, 0, err
 	}
@@ -1130,7 +1110,7 @@ func kWrite(x *kctx) (int64, syscall.Errno, error) {
 		return 0, 0, err
 	}
 	ret, e := x.sys(func() (uintptr, unix.Errno) {
-		r, _, e := unix.Syscall(unix.SYS_WRITE, uintptr(fd), uintptr(p), uintptr(n))
+		r, _, e := unix.Syscall(nr, uintptr(fd), uintptr(p), uintptr(n))
 		return r, e
 	})
 	runtime.KeepAlive(buf)
