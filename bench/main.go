@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/synfin/synfin/internal/progress"
 	"github.com/synfin/synfin/sim"
 )
 
@@ -46,8 +47,33 @@ var notes []string
 func note(format string, a ...any) {
 	s := fmt.Sprintf(format, a...)
 	notes = append(notes, s)
-	fmt.Fprintln(os.Stderr, "note:", s)
+	status.Println("note:", s)
 }
+
+// status is the progress line on standard error, drawn only on a terminal:
+// which workload runs and how many are done. It is redrawn between runs,
+// never while one is being measured.
+var status = progress.NewLine(os.Stderr)
+
+// workloadsDone counts the figures finished; workloadsTotal is how many
+// main measures (the loops below: bulk at two MTUs, the kernel at one;
+// conn/s at two concurrencies; latency; idle and TIME_WAIT memory for
+// synfin and gVisor; the lossy path twice in real time and once in the
+// simulator).
+var (
+	workloadsDone  int
+	workloadsTotal = (2*len(stacks) - 1) + 2*len(stacks) + len(stacks) + 2*2 + 3
+	began          = time.Now()
+)
+
+// running shows that run of runs of a workload is starting.
+func running(key string, run, runs int) {
+	status.Show(fmt.Sprintf("bench [%d/%d] %s, run %d of %d  (%.0f s so far)",
+		workloadsDone+1, workloadsTotal, key, run, runs, time.Since(began).Seconds()))
+}
+
+// finished counts a workload done.
+func finished() { workloadsDone++ }
 
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
@@ -61,7 +87,9 @@ func median(xs []float64) float64 {
 // measure runs f n times on fresh environments and records the median.
 func measure(key string, n int, mk func() (env, error), f func(env) (float64, error)) {
 	var xs []float64
+	defer finished()
 	for i := 0; i < n; i++ {
+		running(key, i+1, n)
 		e, err := mk()
 		if err != nil {
 			note("%s: setup: %v", key, err)
@@ -74,7 +102,7 @@ func measure(key string, n int, mk func() (env, error), f func(env) (float64, er
 			continue
 		}
 		if *verbose {
-			fmt.Fprintf(os.Stderr, "%s run %d: %.3f\n", key, i+1, x)
+			status.Println(fmt.Sprintf("%s run %d: %.3f", key, i+1, x))
 		}
 		xs = append(xs, x)
 	}
@@ -110,7 +138,7 @@ func main() {
 		profileBulk(bulkSize)
 		return
 	}
-	began := time.Now()
+	began = time.Now()
 	fmt.Printf("synfin vs gVisor netstack vs kernel: GOMAXPROCS=%d, %s/%s, %s, quick=%v\n",
 		runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), *quick)
 
@@ -151,6 +179,7 @@ func main() {
 	for _, s := range stacks {
 		var p50s, p99s []float64
 		for i := 0; i < fullReps; i++ {
+			running("latency/"+s.name, i+1, fullReps)
 			e, err := s.mk(1500)
 			if err != nil {
 				note("latency/%s: %v", s.name, err)
@@ -168,6 +197,7 @@ func main() {
 			results["p50/"+s.name] = median(p50s)
 			results["p99/"+s.name] = median(p99s)
 		}
+		finished()
 	}
 	// 3. Memory: synfin and gVisor only (the kernel's is not on our heap).
 	for _, s := range stacks[:2] {
@@ -175,6 +205,7 @@ func main() {
 			return idleMemory(func() (env, error) { return s.mk(1500) }, 10000)
 		})
 		twLen = twLenBench
+		running("timewait/"+s.name, 1, 1)
 		per, upper, err := timeWaitMemory(func() (env, error) { return s.mk(1500) }, twN, twLenBench)
 		twLen = 0
 		if err != nil {
@@ -183,17 +214,22 @@ func main() {
 			results["timewait/"+s.name] = per
 			results["timewaitup/"+s.name] = upper
 		}
+		finished()
 	}
 	// 5. Lossy path: 100 Mbit/s, 50 ms RTT, 1% loss each way.
 	path := pathConfig{Bandwidth: 100e6, Delay: 25 * time.Millisecond, Loss: 0.01, QueueTime: 50 * time.Millisecond}
 	measure("lossy/synfin", 1, func() (env, error) { return newSynfinEmu(path, 1500) }, func(e env) (float64, error) { return goodput(e, lossDur) })
 	measure("lossy/gvisor", 1, func() (env, error) { return newGvisorEmu(path, 1500) }, func(e env) (float64, error) { return goodput(e, lossDur) })
-	if g, err := simGoodput(20 * time.Second); err != nil {
+	running("lossysim/synfin", 1, 1)
+	g, err := simGoodput(20 * time.Second)
+	finished()
+	if err != nil {
 		note("lossy-sim/synfin: %v", err)
 	} else {
 		results["lossysim/synfin"] = g
 	}
 
+	status.Clear()
 	report(time.Since(began))
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/synfin/synfin/link"
 	"github.com/synfin/synfin/stack"
+	"github.com/synfin/synfin/wire"
 )
 
 // Dir names a direction of a link: from its first host (A) to its second
@@ -50,7 +51,10 @@ const DefaultMTU = 1500
 //     written before it (FIFO) and then takes len*8/Bandwidth seconds to
 //     serialise. With QueueLimit > 0, a packet that finds QueueLimit
 //     packets waiting or being serialised is dropped (tail drop,
-//     DropQueue). Without bandwidth there is no queue.
+//     DropQueue). Without bandwidth there is no queue. With ECNThreshold
+//     > 0, an ECN-capable packet that finds at least ECNThreshold packets
+//     there is marked CE instead (RFC 3168 5; CEMarked), as a router's
+//     AQM does to signal congestion without loss.
 //  4. Loss on the wire: Loss (independent, DropLoss), then the
 //     Gilbert-Elliott channel (bursty, DropBurstLoss).
 //  5. Corruption: with probability Corrupt one bit, anywhere in the
@@ -80,6 +84,10 @@ type PathConfig struct {
 	// QueueLimit bounds the packets waiting for or undergoing
 	// serialisation (with Bandwidth > 0); 0 means unbounded.
 	QueueLimit int
+	// ECNThreshold is the queue length (packets, with Bandwidth > 0) from
+	// which ECT packets are marked CE (RFC 3168 5), a step-threshold AQM;
+	// 0 disables marking. Not-ECT packets are never marked.
+	ECNThreshold int
 	// Loss is the probability that a packet is lost, independently of the
 	// others.
 	Loss float64
@@ -161,6 +169,8 @@ func (p PathConfig) Validate() error {
 		return errors.New("sim: negative Bandwidth")
 	case p.QueueLimit < 0:
 		return errors.New("sim: negative QueueLimit")
+	case p.ECNThreshold < 0:
+		return errors.New("sim: negative ECNThreshold")
 	case p.Reorder > 0 && p.ReorderDelay == 0:
 		return errors.New("sim: Reorder needs a positive ReorderDelay")
 	case p.MTU != 0 && (p.MTU < 68 || p.MTU > 65535):
@@ -212,8 +222,9 @@ type PathStats struct {
 	// Drops by reason.
 	DropTooBig, DropDown, DropQueue, DropLoss, DropBurstLoss, DropClosed uint64
 	// Duplicated counts the extra copies made, Reordered the packets held
-	// back, Corrupted those with a bit flipped.
-	Duplicated, Reordered, Corrupted uint64
+	// back, Corrupted those with a bit flipped, CEMarked those marked
+	// CE (ECNThreshold).
+	Duplicated, Reordered, Corrupted, CEMarked uint64
 	// MaxQueue is the longest queue seen (with Bandwidth > 0).
 	MaxQueue int
 }
@@ -237,6 +248,7 @@ func (s *PathStats) add(o PathStats) {
 	s.Duplicated += o.Duplicated
 	s.Reordered += o.Reordered
 	s.Corrupted += o.Corrupted
+	s.CEMarked += o.CEMarked
 	s.MaxQueue = max(s.MaxQueue, o.MaxQueue)
 }
 
@@ -541,6 +553,7 @@ func (p *path) send(pkt []byte) {
 		return
 	}
 	departure := now
+	markCE := false
 	if cfg.Bandwidth > 0 {
 		for p.qhead < len(p.queue) && p.queue[p.qhead] <= now {
 			p.qhead++
@@ -552,6 +565,7 @@ func (p *path) send(pkt []byte) {
 			p.drop(pkt, DropQueue)
 			return
 		}
+		markCE = cfg.ECNThreshold > 0 && len(p.queue)-p.qhead >= cfg.ECNThreshold
 		departure = max(now, p.busyUntil) + txTime(len(pkt), cfg.Bandwidth)
 		p.busyUntil = departure
 		if p.qhead > 1024 && p.qhead > len(p.queue)/2 {
@@ -584,6 +598,11 @@ func (p *path) send(pkt []byte) {
 	}
 	buf := n.getBuf(len(pkt))
 	copy(buf, pkt)
+	if markCE {
+		if e := wire.PacketECN(buf); e.IsECT() && e != wire.CE && wire.SetPacketECN(buf, wire.CE) {
+			p.stats.CEMarked++
+		}
+	}
 	var flags uint8
 	if cfg.Corrupt > 0 && p.rng.Float64() < cfg.Corrupt && len(buf) > 0 {
 		bit := p.rng.IntN(len(buf) * 8)

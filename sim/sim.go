@@ -68,6 +68,9 @@ type Network struct {
 	capErr   error
 
 	bufs    [][]byte // free packet buffers
+	bufsLow int      // fewest free buffers since the last trim
+	trimAt  time.Duration
+	lastRan time.Duration // when the last event ran
 	stopped bool
 }
 
@@ -303,6 +306,7 @@ func (n *Network) RunFor(d time.Duration) error {
 		n.now = end
 		err = nil
 	}
+	n.maybeTrimBufs(n.now)
 	return n.finish(err)
 }
 
@@ -355,7 +359,8 @@ func (n *Network) run(cond func() bool, end time.Duration) error {
 			n.now = end
 			return ErrTimeLimit
 		}
-		n.now = next
+		n.maybeTrimBufs(next)
+		n.now, n.lastRan = next, next
 		for len(n.queue) > 0 && n.queue[0].at == next {
 			e := n.queue.pop()
 			e.f()
@@ -626,21 +631,57 @@ func (c hostCapture) CapturePacket(ts time.Duration, out bool, pkt []byte, comme
 
 const bufSize = 2048
 
+// bufTrimPeriod is how often (in virtual time) the free list gives back the
+// buffers it did not need: a burst of packets in flight (10k handshakes at
+// once) fills the list up to maxFreeBufs, and an idle network should not
+// keep that memory.
+const (
+	bufTrimPeriod = time.Second
+	maxFreeBufs   = 4096
+	minFreeBufs   = 64 // never trimmed: enough for light traffic
+)
+
 func (n *Network) getBuf(size int) []byte {
 	if size <= bufSize {
 		if k := len(n.bufs); k > 0 {
 			b := n.bufs[k-1]
 			n.bufs[k-1] = nil
 			n.bufs = n.bufs[:k-1]
+			n.bufsLow = min(n.bufsLow, k-1)
 			return b[:size]
 		}
+		n.bufsLow = 0
 		return make([]byte, size, bufSize)
 	}
 	return make([]byte, size)
 }
 
 func (n *Network) putBuf(b []byte) {
-	if cap(b) == bufSize && len(n.bufs) < 4096 {
+	if cap(b) == bufSize && len(n.bufs) < maxFreeBufs {
 		n.bufs = append(n.bufs, b[:0])
 	}
+}
+
+// maybeTrimBufs is called as the clock reaches t. Once per bufTrimPeriod it
+// releases the free buffers that were not needed since the last trim: at
+// every moment since, at least bufsLow of them sat unused in the free list.
+// If no event ran for a whole period, none was needed: all go but
+// minFreeBufs.
+func (n *Network) maybeTrimBufs(t time.Duration) {
+	if t < n.trimAt {
+		return
+	}
+	if t-n.lastRan >= bufTrimPeriod {
+		n.bufsLow = len(n.bufs)
+	}
+	if surplus := min(n.bufsLow, len(n.bufs)-minFreeBufs); surplus > 0 {
+		keep := len(n.bufs) - surplus
+		clear(n.bufs[keep:])
+		n.bufs = n.bufs[:keep]
+		if cap(n.bufs) > 4*keep+64 {
+			n.bufs = append([][]byte(nil), n.bufs...)
+		}
+	}
+	n.bufsLow = len(n.bufs)
+	n.trimAt = t + bufTrimPeriod
 }

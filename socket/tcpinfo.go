@@ -221,11 +221,22 @@ func (s *sock) tcpInfo() TCPInfo {
 	var ti tcp.Info
 	s.conn.Do(func(tb *tcp.TCB, now tcp.Time) { ti = tb.InfoAt(now) })
 	switch ti.CAState {
+	case "disorder":
+		info.CAState = TCP_CA_Disorder
+	case "cwr":
+		info.CAState = TCP_CA_CWR
 	case "recovery":
 		info.CAState = TCP_CA_Recovery
 	case "loss":
 		info.CAState = TCP_CA_Loss
 	}
+	if ti.ECN {
+		info.Options |= TCPI_OPT_ECN
+	}
+	if ti.ECNSeen {
+		info.Options |= TCPI_OPT_ECN_SEEN
+	}
+	info.DeliveredCE = ti.DeliveredCE
 	info.Retransmits = uint8(ti.Retransmits)
 	info.Probes = uint8(ti.Probes)
 	info.Backoff = uint8(ti.Backoff)
@@ -245,6 +256,9 @@ func (s *sock) tcpInfo() TCPInfo {
 	info.RcvMSS = uint32(ti.RcvMSS)
 	info.Unacked = ti.Unacked
 	info.Lost = ti.Lost
+	info.Sacked = ti.Sacked
+	info.ReordSeen = ti.ReordSeen
+	info.DsackDups = uint32(ti.DSACKDups)
 	info.Retrans = ti.Retrans
 	info.LastDataSent = msec(ti.LastDataSent)
 	info.LastDataRecv = msec(ti.LastDataRecv)

@@ -194,7 +194,7 @@ func (tl *TCPListener) AcceptTCP() (*TCPConn, error) {
 		}
 		for len(tl.l.acceptQ) > 0 {
 			c := tl.l.acceptQ[0]
-			tl.l.acceptQ = tl.l.acceptQ[1:]
+			tl.l.acceptQ = forgetAcceptQueueHead(tl.l.acceptQ)
 			if c.removed {
 				continue
 			}

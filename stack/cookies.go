@@ -25,7 +25,8 @@ func (s *Stack) sendCookie(l *listener, nic *NIC, key connKey, syn *tcp.Segment,
 	if c.tcb.Listen(now, o) != nil {
 		return
 	}
-	c.tcb.Input(now, syn)
+	synECN := tcp.CookieSYN(syn, s.cfg)
+	c.tcb.Input(now, &synECN)
 	s.stats.SynCookiesSent++
 	// c is not linked anywhere: it is garbage now, and holds no timer.
 }
@@ -51,6 +52,9 @@ func (s *Stack) tryCookie(l *listener, nic *NIC, key connKey, ack *tcp.Segment, 
 	syn.Options.HasMSS, syn.Options.MSS = true, o.MSS
 	syn.Options.HasWScale, syn.Options.WScale = o.HasWScale, o.WScale
 	syn.Options.SACKPermitted = o.SACK
+	if o.ECN {
+		syn.Flags |= wire.FlagECE | wire.FlagCWR // ECN agreed in the SYN-ACK
+	}
 	if o.Timestamps {
 		syn.Options.HasTimestamps, syn.Options.TSVal = true, ack.Options.TSVal
 	}

@@ -120,7 +120,7 @@ func (s *Stack) Sockets() []Socket {
 		}
 		out = append(out, row)
 	}
-	for _, e := range s.timeWait {
+	for e := range s.timeWait.all() {
 		out = append(out, Socket{State: tcp.TimeWait, Local: e.key.local, Remote: e.key.remote, Timer: "timewait", TimerLeft: e.tw.Expires - now})
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -18,6 +18,7 @@ type reassembler struct {
 	timeout time.Duration
 	used    int
 	bufs    map[fragKey]*fragBuf
+	peak    int // population peak of bufs (see shrinkAfterDelete)
 	timer   wheel.Entry
 	// oldest and newest end the list of datagrams in order of arrival,
 	// which is deadline order (one timeout for all), so that expiry and
@@ -77,6 +78,7 @@ func (r *reassembler) expire(now time.Duration, st *Stats) {
 func (r *reassembler) drop(k fragKey, b *fragBuf) {
 	r.used -= cap(b.data) + fragOverhead
 	delete(r.bufs, k)
+	r.bufs = shrinkAfterDelete(r.bufs, &r.peak)
 	if b.prev != nil {
 		b.prev.next = b.next
 	} else {

@@ -185,7 +185,7 @@ func (s *Stack) inputTransport(nic *NIC, proto uint8, src, dst netip.Addr, paylo
 			s.stats.BadSource++
 			return
 		}
-		s.inputTCP(nic, src, dst, payload, now)
+		s.inputTCP(nic, src, dst, payload, wire.PacketECN(whole), now)
 	case wire.ProtoICMP, wire.ProtoICMPv6:
 		if s.martian(src) {
 			// No echo reply to a broadcast or multicast source (a Smurf
@@ -410,6 +410,9 @@ func (s *Stack) sendTCPWith(nic *NIC, local, remote netip.AddrPort, seg *tcp.Seg
 		Seq: seg.Seq, Ack: seg.Ack, Flags: seg.Flags, Window: seg.Window, Urgent: seg.Urgent,
 	}, &seg.Options, seg.Payload)
 	wire.TCP(th).FillChecksum(local.Addr(), remote.Addr())
+	// The ECN field is the engine's (RFC 3168 6.1); like Linux for TCP
+	// sockets, IP_TOS / IPV6_TCLASS set only the DSCP bits.
+	f.tos = f.tos&^wire.ECNMask | uint8(seg.ECN)
 	s.sendIPWith(nic, local.Addr(), remote.Addr(), wire.ProtoTCP, buf, hdr, f)
 }
 

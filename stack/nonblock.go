@@ -23,7 +23,7 @@ func (tl *TCPListener) TryAccept() (*TCPConn, error) {
 	}
 	for len(tl.l.acceptQ) > 0 {
 		c := tl.l.acceptQ[0]
-		tl.l.acceptQ = tl.l.acceptQ[1:]
+		tl.l.acceptQ = forgetAcceptQueueHead(tl.l.acceptQ)
 		if c.removed {
 			continue
 		}
@@ -90,7 +90,7 @@ func (tc *TCPConn) State() tcp.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if tc.c.removed {
-		if _, tw := s.timeWait[tc.key]; tw {
+		if s.timeWait.get(tc.key) != nil {
 			return tcp.TimeWait
 		}
 		return tcp.Closed

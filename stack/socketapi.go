@@ -79,6 +79,7 @@ func (r *Reservation) releaseLocked() {
 	}
 	if p.empty() {
 		delete(r.s.ports, r.addr.Port())
+		r.s.ports = shrinkAfterDelete(r.s.ports, &r.s.peaks.ports)
 	}
 }
 
@@ -139,7 +140,7 @@ func (s *Stack) Connect(o ConnectOptions) (*TCPConn, error) {
 		port = r.addr.Port()
 		k := connKey{local: netip.AddrPortFrom(src, port), remote: raddr}
 		_, used := s.conns[k]
-		_, tw := s.timeWait[k]
+		tw := s.timeWait.get(k) != nil
 		if used || tw {
 			s.mu.Unlock()
 			return nil, syscall.EADDRNOTAVAIL

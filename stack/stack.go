@@ -107,9 +107,10 @@ type Stack struct {
 
 	conns     map[connKey]*conn
 	listeners map[netip.AddrPort]*listener
-	timeWait  map[connKey]*twEntry
+	timeWait  twTable // tables.go
 	ports     map[uint16]*portUse
 	nextEph   uint32
+	peaks     tablePeaks // for shrinking the tables above (tables.go)
 
 	wheel     *wheel.Wheel
 	wake      Timer
@@ -223,7 +224,7 @@ func New(opts Options) (*Stack, error) {
 		clock:     opts.Clock,
 		conns:     make(map[connKey]*conn),
 		listeners: make(map[netip.AddrPort]*listener),
-		timeWait:  make(map[connKey]*twEntry),
+		timeWait:  newTWTable(),
 		ports:     make(map[uint16]*portUse),
 	}
 	if opts.Secret != nil {
@@ -380,7 +381,7 @@ func (s *Stack) Close() error {
 		l.wakeAll()
 	}
 	s.listeners = map[netip.AddrPort]*listener{}
-	s.timeWait = map[connKey]*twEntry{}
+	s.timeWait.reset()
 	s.closed = true
 	if s.wake != nil {
 		s.wake.Stop()

@@ -151,6 +151,7 @@ func (s *Stack) dropConn(c *conn) {
 	s.wheel.Cancel(&c.timer)
 	if s.conns[c.key] == c {
 		delete(s.conns, c.key)
+		s.conns = shrinkAfterDelete(s.conns, &s.peaks.conns)
 		s.releasePort(c.key.local, c)
 	}
 	if c.ln != nil {
@@ -194,7 +195,7 @@ type twEntry struct {
 func (s *Stack) enterTimeWait(c *conn, tw tcp.TimeWaitRecord) {
 	e := &twEntry{key: c.key, tw: tw, nic: c.nic, reuseAddr: c.reuseAddr}
 	e.timer.Value = e
-	s.timeWait[c.key] = e
+	s.timeWait.put(e)
 	s.holdPort(c.key.local, e)
 	s.wheel.Schedule(&e.timer, tw.Expires)
 }
@@ -210,8 +211,7 @@ func (s *Stack) expireTimeWait(e *twEntry, now time.Duration) {
 
 func (s *Stack) removeTimeWait(e *twEntry) {
 	s.wheel.Cancel(&e.timer)
-	if s.timeWait[e.key] == e {
-		delete(s.timeWait, e.key)
+	if s.timeWait.remove(e) {
 		s.releasePort(e.key.local, e)
 	}
 }
@@ -247,7 +247,7 @@ func (l *listener) wait() <-chan struct{} {
 func (l *listener) removeFromQueue(c *conn) {
 	for i, q := range l.acceptQ {
 		if q == c {
-			l.acceptQ = append(l.acceptQ[:i], l.acceptQ[i+1:]...)
+			l.acceptQ = deleteFromAcceptQueue(l.acceptQ, i)
 			return
 		}
 	}
@@ -337,6 +337,7 @@ func (s *Stack) releasePort(ap netip.AddrPort, who any) {
 	}
 	if p.empty() {
 		delete(s.ports, ap.Port())
+		s.ports = shrinkAfterDelete(s.ports, &s.peaks.ports)
 	}
 }
 
@@ -409,7 +410,7 @@ func (s *Stack) ephemeralPort(local netip.Addr, remote netip.AddrPort) (uint16, 
 		if _, used := s.conns[k]; used {
 			continue
 		}
-		if _, used := s.timeWait[k]; used {
+		if s.timeWait.get(k) != nil {
 			continue
 		}
 		if p := s.ports[port]; p != nil && s.portHasListenerOrBind(p, local) {
@@ -468,7 +469,7 @@ func (s *Stack) openOptions(key connKey, nic *NIC, isn uint32) tcp.OpenOptions {
 
 // inputTCP demultiplexes one TCP segment (RFC 9293 3.10.7): to its
 // connection, its TIME_WAIT entry, a listener, or an RST.
-func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, now time.Duration) {
+func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, ecn wire.ECN, now time.Duration) {
 	th, err := wire.ParseTCP(pkt)
 	if err != nil {
 		s.stats.BadTCPHeader++
@@ -487,6 +488,7 @@ func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, now time.Dur
 	}
 	seg.Seq, seg.Ack, seg.Flags, seg.Window, seg.Urgent = th.Seq(), th.Ack(), th.Flags(), th.Window(), th.Urgent()
 	seg.Payload = th.Payload()
+	seg.ECN = ecn // the IP header's ECN field (RFC 3168 5), for the engine
 	key := connKey{local: netip.AddrPortFrom(dst, th.DstPort()), remote: netip.AddrPortFrom(src, th.SrcPort())}
 
 	if c := s.conns[key]; c != nil {
@@ -501,7 +503,7 @@ func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, now time.Dur
 		s.afterEngine(c)
 		return
 	}
-	if e := s.timeWait[key]; e != nil {
+	if e := s.timeWait.get(key); e != nil {
 		reply, send, v := e.tw.Input(now, s.cfg, &seg)
 		if send {
 			s.sendTCP(e.nic, key.local, key.remote, &reply)

@@ -3,6 +3,8 @@ package tcp
 import (
 	"fmt"
 	"time"
+
+	"github.com/synfin/synfin/tcp/cc"
 )
 
 // Config holds the engine's knobs. Field names follow the Linux sysctls
@@ -17,6 +19,13 @@ type Config struct {
 	WindowScaling bool
 	// SACK enables selective acknowledgements, RFC 2018 (tcp_sack).
 	SACK bool
+	// ECN is tcp_ecn (RFC 3168): ECNOff (0) never, ECNOn (1) request ECN
+	// on active opens and accept it on passive ones, ECNPassive (2, Linux's
+	// default) accept it only when the peer asks.
+	ECN int
+	// ECNFallback is tcp_ecn_fallback (default on): a retransmitted SYN
+	// no longer asks for ECN (RFC 3168 6.1.1.1).
+	ECNFallback bool
 
 	// SynRetries bounds the retransmissions of an unanswered SYN before
 	// connect fails with ETIMEDOUT (tcp_syn_retries, 6). As in Linux 6.5+,
@@ -87,6 +96,30 @@ type Config struct {
 	// CongestionControl names the congestion-control algorithm
 	// (tcp_congestion_control). "reno" (NewReno) is built in; see package cc.
 	CongestionControl string
+	// CongestionParams are the algorithms' module parameters (Linux
+	// /sys/module/tcp_cubic/parameters/*, ...), read when a connection is
+	// created.
+	CongestionParams cc.Params
+
+	// DSACK enables duplicate SACK reports (RFC 2883) by the receiver
+	// (tcp_dsack, default on).
+	DSACK bool
+	// Recovery selects the loss detection (tcp_recovery, default 1):
+	// RecoveryRACK for RACK (RFC 8985), otherwise RFC 6675's DupThresh rule;
+	// RecoveryStaticReoWnd and RecoveryNoDupThresh tune RACK as in Linux.
+	Recovery int
+	// EarlyRetrans enables Tail Loss Probes (tcp_early_retrans: 3 or 4
+	// enable TLP, Linux's default is 3; 0 disables it). RFC 8985 7.
+	EarlyRetrans int
+	// FRTO enables F-RTO detection of spurious retransmission timeouts
+	// (tcp_frto, RFC 5682; Linux's default 2 is the SACK-enhanced form, which
+	// synfin uses for any non-zero value).
+	FRTO int
+	// Reordering is the initial reordering degree in segments, RFC 6675's
+	// DupThresh (tcp_reordering, 3); MaxReordering caps what reordering
+	// detection may raise it to (tcp_max_reordering, 300).
+	Reordering    int
+	MaxReordering int
 
 	// ChallengeAckLimit caps challenge ACKs per second for all connections
 	// sharing this Config (tcp_challenge_ack_limit; Linux 6.x: effectively
@@ -123,6 +156,8 @@ func DefaultConfig() Config {
 		Timestamps:        true,
 		WindowScaling:     true,
 		SACK:              true,
+		ECN:               ECNPassive,
+		ECNFallback:       true,
 		SynRetries:        6,
 		SynLinearTimeouts: 4,
 		SynackRetries:     5,
@@ -147,6 +182,13 @@ func DefaultConfig() Config {
 		MinSndMSS:         48,
 		DefaultMSS:        536,
 		CongestionControl: "reno",
+		CongestionParams:  cc.DefaultParams(),
+		DSACK:             true,
+		Recovery:          RecoveryRACK,
+		EarlyRetrans:      3,
+		FRTO:              2,
+		Reordering:        3,
+		MaxReordering:     300,
 		ChallengeAckLimit: 0,
 		InvalidRateLimit:  500 * time.Millisecond,
 		AbortOnUnreadData: true,
@@ -179,8 +221,25 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("tcp: tcp_min_snd_mss %d must be >= 48 and <= default MSS %d", c.MinSndMSS, c.DefaultMSS)
 	case c.KeepaliveProbes < 1 || c.KeepaliveTime <= 0 || c.KeepaliveIntvl <= 0:
 		return fmt.Errorf("tcp: keepalive time, interval and probes must be positive")
+	case c.ECN < ECNOff || c.ECN > ECNPassive:
+		return fmt.Errorf("tcp: tcp_ecn %d out of range 0..2", c.ECN)
 	case c.MaxOutOfOrder < 1:
 		return fmt.Errorf("tcp: MaxOutOfOrder must be at least 1")
+	case c.CongestionParams.Validate() != nil:
+		return c.CongestionParams.Validate()
+	case c.Reordering < 0 || c.MaxReordering < 0 || c.MaxReordering > 0 && c.Reordering > c.MaxReordering:
+		return fmt.Errorf("tcp: tcp_reordering %d must be between 1 and tcp_max_reordering %d", c.Reordering, c.MaxReordering)
+	case c.Recovery < 0 || c.Recovery > 7 || c.EarlyRetrans < 0 || c.EarlyRetrans > 4 || c.FRTO < 0 || c.FRTO > 2:
+		return fmt.Errorf("tcp: tcp_recovery %d (0..7), tcp_early_retrans %d (0..4) or tcp_frto %d (0..2) out of range", c.Recovery, c.EarlyRetrans, c.FRTO)
 	}
 	return nil
+}
+
+// dupThresh is Reordering, with 0 (a Config built without DefaultConfig)
+// meaning RFC 6675's DupThresh of 3.
+func (c *Config) dupThresh() int {
+	if c.Reordering <= 0 {
+		return 3
+	}
+	return c.Reordering
 }

@@ -36,6 +36,15 @@ type Stats struct {
 	KeepaliveProbes            uint64 // keep-alive probes sent
 	WindowUpdates              uint64 // changes of the peer's window
 	ResetsOnCloseWithUnread    uint64 // RSTs sent because the user closed with unread data
+	SACKBlocksDiscarded        uint64 // SACK blocks outside what was sent (ignored, Linux tcp_is_sackblock_valid)
+	SACKReneging               uint64 // timeouts that found the peer had reneged on SACKed data (RFC 2018 8)
+	RetransmitQueueMismatch    uint64 // retransmissions refused because the queue and buffer disagreed (a bug if ever non-zero)
+	// ECN (RFC 3168), on connections that negotiated it.
+	ECEReceived   uint64 // ACKs carrying ECN-Echo
+	CEReceived    uint64 // data segments that arrived marked CE
+	CWRSent       uint64 // segments sent with CWR
+	CWRReceived   uint64 // segments received with CWR
+	ECNReductions uint64 // congestion window reductions caused by ECE (CWR state entered)
 }
 
 type infoCounters struct {
@@ -50,71 +59,76 @@ type infoCounters struct {
 	timeouts                uint64
 	// Routine events, kept here rather than in the lazily allocated Stats.
 	windowUpdates, dupAcks, retransmits, windowProbes, keepaliveProbes uint64
+	// Loss recovery.
+	dsackDups, tlpProbes, tlpRecoveries, spuriousUndos uint64
 }
 
 // Info is a snapshot of the connection, with what Linux's struct tcp_info
 // holds (TCP_INFO). Times are durations; sizes are bytes unless they say
 // segments.
 type Info struct {
-	State        State
-	CAState      string // "open", "recovery" or "loss"
-	Retransmits  int    // consecutive retransmissions of the oldest segment
-	Probes       int    // unanswered zero-window or keep-alive probes
-	Backoff      int    // RTO backoff shift
-	Timestamps   bool   // TCPI_OPT_TIMESTAMPS
-	SACK         bool   // TCPI_OPT_SACK
-	WindowScale  bool   // TCPI_OPT_WSCALE
-	SndWscale    uint8
-	RcvWscale    uint8
-	RTO          time.Duration
-	ATO          time.Duration
-	SndMSS       int
-	RcvMSS       int
-	Unacked      uint32 // segments in flight
-	Lost         uint32
-	Retrans      uint32
-	LastDataSent time.Duration // since the last data was sent
-	LastDataRecv time.Duration
-	LastAckRecv  time.Duration
-	PMTU         int
-	RcvSsthresh  uint32
-	RTT          time.Duration // smoothed RTT
-	RTTVar       time.Duration
-	MinRTT       time.Duration
-	SndSsthresh  uint32 // segments
-	SndCwnd      uint32 // segments
-	AdvMSS       int
-	Reordering   int
-	RcvSpace     int
-	TotalRetrans uint64
-	BytesAcked   uint64
-	BytesRecv    uint64
-	BytesSent    uint64
-	BytesRetrans uint64
-	SegsOut      uint64
-	SegsIn       uint64
-	DataSegsOut  uint64
-	DataSegsIn   uint64
-	NotSentBytes int
-	SndWnd       uint32 // the peer's window
-	RcvWnd       uint32 // the window we offer
-	SndUna       uint32 // sequence variables, for tools
-	SndNxt       uint32
-	RcvNxt       uint32
-	RecvQ        int // bytes waiting for the reader (ss Recv-Q)
-	SendQ        int // bytes not yet acknowledged (ss Send-Q)
-	FastRetrans  uint64
-	Timeouts     uint64
+	State         State
+	CAState       string // "open", "disorder", "cwr", "recovery" or "loss"
+	Retransmits   int    // consecutive retransmissions of the oldest segment
+	Probes        int    // unanswered zero-window or keep-alive probes
+	Backoff       int    // RTO backoff shift
+	Timestamps    bool   // TCPI_OPT_TIMESTAMPS
+	SACK          bool   // TCPI_OPT_SACK
+	WindowScale   bool   // TCPI_OPT_WSCALE
+	SndWscale     uint8
+	RcvWscale     uint8
+	RTO           time.Duration
+	ATO           time.Duration
+	SndMSS        int
+	RcvMSS        int
+	Unacked       uint32 // segments outstanding (tcpi_unacked, Linux packets_out)
+	Sacked        uint32 // outstanding segments SACKed (tcpi_sacked)
+	Lost          uint32 // outstanding segments deemed lost (tcpi_lost)
+	Retrans       uint32
+	LastDataSent  time.Duration // since the last data was sent
+	LastDataRecv  time.Duration
+	LastAckRecv   time.Duration
+	PMTU          int
+	RcvSsthresh   uint32
+	RTT           time.Duration // smoothed RTT
+	RTTVar        time.Duration
+	MinRTT        time.Duration
+	SndSsthresh   uint32 // segments
+	SndCwnd       uint32 // segments
+	AdvMSS        int
+	Reordering    int    // reordering degree in segments (tcpi_reordering)
+	ReordSeen     uint32 // reordering events detected (tcpi_reord_seen)
+	DSACKDups     uint64 // segments reported by DSACKs (tcpi_dsack_dups)
+	TLPProbes     uint64 // tail loss probes sent (RFC 8985 7)
+	SpuriousUndos uint64 // recoveries undone as spurious (RFC 3522, RFC 5682, DSACK)
+	RcvSpace      int
+	TotalRetrans  uint64
+	BytesAcked    uint64
+	BytesRecv     uint64
+	BytesSent     uint64
+	BytesRetrans  uint64
+	SegsOut       uint64
+	SegsIn        uint64
+	DataSegsOut   uint64
+	DataSegsIn    uint64
+	NotSentBytes  int
+	SndWnd        uint32 // the peer's window
+	RcvWnd        uint32 // the window we offer
+	SndUna        uint32 // sequence variables, for tools
+	SndNxt        uint32
+	RcvNxt        uint32
+	RecvQ         int // bytes waiting for the reader (ss Recv-Q)
+	SendQ         int // bytes not yet acknowledged (ss Send-Q)
+	FastRetrans   uint64
+	Timeouts      uint64
+	ECN           bool   // ECN negotiated (TCPI_OPT_ECN)
+	ECNSeen       bool   // an ECT or CE segment arrived (TCPI_OPT_ECN_SEEN)
+	DeliveredCE   uint32 // segments acknowledged by ACKs carrying ECE (tcpi_delivered_ce)
 }
 
 // Info returns a snapshot of the connection (getsockopt TCP_INFO).
 func (t *TCB) Info() Info {
-	ca := "open"
-	if t.inRecovery {
-		ca = "recovery"
-	} else if t.retrans > 0 && t.state.synchronized() {
-		ca = "loss"
-	}
+	ca := t.ca.String()
 	rcvWnd := uint32(0)
 	if seqGT(t.rcvAdv, t.rcvNxt) {
 		rcvWnd = t.rcvAdv - t.rcvNxt
@@ -124,66 +138,79 @@ func (t *TCB) Info() Info {
 		mss = int(t.advMSS)
 	}
 	return Info{
-		State:        t.state,
-		CAState:      ca,
-		Retransmits:  t.retrans,
-		Probes:       t.probesOut,
-		Backoff:      t.backoff,
-		Timestamps:   t.tsOK,
-		SACK:         t.sackOK,
-		WindowScale:  t.wsOK,
-		SndWscale:    t.sndWscale,
-		RcvWscale:    t.rcvWscale,
-		RTO:          t.rtoBackedOff(),
-		ATO:          t.cfg.DelAckMin,
-		SndMSS:       mss,
-		RcvMSS:       t.rcvMSS,
-		Unacked:      t.packetsInFlightSafe(),
-		Retrans:      uint32(t.retrans),
-		LastDataSent: t.now - t.lastSend,
-		LastDataRecv: t.now - t.lastDataRecv,
-		LastAckRecv:  t.now - t.lastRecv,
-		PMTU:         int(t.pathMSS) + 40,
-		RcvSsthresh:  t.rcvSsthresh,
-		RTT:          t.rtt.srtt(),
-		RTTVar:       t.rtt.rttvar(),
-		MinRTT:       t.rtt.minRTT(),
-		SndSsthresh:  t.ccs.Ssthresh,
-		SndCwnd:      t.ccs.Cwnd,
-		AdvMSS:       int(t.advMSS),
-		Reordering:   3,
-		RcvSpace:     t.rcvBuf.limit(),
-		TotalRetrans: t.info.totalRetrans,
-		BytesAcked:   t.info.bytesAcked,
-		BytesRecv:    t.info.bytesReceived,
-		BytesSent:    t.info.bytesSent,
-		BytesRetrans: t.info.bytesRetrans,
-		SegsOut:      t.info.segsOut,
-		SegsIn:       t.info.segsIn,
-		DataSegsOut:  t.info.dataSegsOut,
-		DataSegsIn:   t.info.dataSegsIn,
-		NotSentBytes: t.Unsent(),
-		SndWnd:       t.sndWnd,
-		RcvWnd:       rcvWnd,
-		SndUna:       t.sndUna,
-		SndNxt:       t.sndNxt,
-		RcvNxt:       t.rcvNxt,
-		RecvQ:        t.rcvBuf.readable(),
-		SendQ:        t.sndBuf.Len(),
-		FastRetrans:  t.info.fastRetrans,
-		Timeouts:     t.info.timeouts,
+		State:         t.state,
+		CAState:       ca,
+		Retransmits:   t.retrans,
+		Probes:        t.probesOut,
+		Backoff:       t.backoff,
+		Timestamps:    t.tsOK,
+		SACK:          t.sackOK,
+		WindowScale:   t.wsOK,
+		SndWscale:     t.sndWscale,
+		RcvWscale:     t.rcvWscale,
+		RTO:           t.rtoBackedOff(),
+		ATO:           t.cfg.DelAckMin,
+		SndMSS:        mss,
+		RcvMSS:        t.rcvMSS,
+		Unacked:       t.packetsInFlightSafe(),
+		Sacked:        t.sackedOut(),
+		Lost:          t.rtxq.lost,
+		Retrans:       t.rtxq.retrans,
+		LastDataSent:  t.now - t.lastSend,
+		LastDataRecv:  t.now - t.lastDataRecv,
+		LastAckRecv:   t.now - t.lastRecv,
+		PMTU:          int(t.pathMSS) + 40,
+		RcvSsthresh:   t.rcvSsthresh,
+		RTT:           t.rtt.srtt(),
+		RTTVar:        t.rtt.rttvar(),
+		MinRTT:        t.rtt.minRTT(),
+		SndSsthresh:   t.ccs.Ssthresh,
+		SndCwnd:       t.ccs.Cwnd,
+		AdvMSS:        int(t.advMSS),
+		Reordering:    int(t.rack.reordering),
+		ReordSeen:     t.rack.reordSeen,
+		DSACKDups:     t.info.dsackDups,
+		TLPProbes:     t.info.tlpProbes,
+		SpuriousUndos: t.info.spuriousUndos,
+		RcvSpace:      t.rcvBuf.limit(),
+		TotalRetrans:  t.info.totalRetrans,
+		BytesAcked:    t.info.bytesAcked,
+		BytesRecv:     t.info.bytesReceived,
+		BytesSent:     t.info.bytesSent,
+		BytesRetrans:  t.info.bytesRetrans,
+		SegsOut:       t.info.segsOut,
+		SegsIn:        t.info.segsIn,
+		DataSegsOut:   t.info.dataSegsOut,
+		DataSegsIn:    t.info.dataSegsIn,
+		NotSentBytes:  t.Unsent(),
+		SndWnd:        t.sndWnd,
+		RcvWnd:        rcvWnd,
+		SndUna:        t.sndUna,
+		SndNxt:        t.sndNxt,
+		RcvNxt:        t.rcvNxt,
+		RecvQ:         t.rcvBuf.readable(),
+		SendQ:         t.sndBuf.Len(),
+		FastRetrans:   t.info.fastRetrans,
+		Timeouts:      t.info.timeouts,
+		ECN:           t.ecnUsed(),
+		ECNSeen:       t.ecnUsed() && t.ecnFlags&ecnSeen != 0,
+		DeliveredCE:   t.ecnDeliveredCE(),
 	}
 }
 
 func (t *TCB) packetsInFlightSafe() uint32 {
-	if t.mss == 0 {
-		if t.sndNxt != t.sndUna {
-			return 1
-		}
-		return 0
+	if n := t.rtxq.packetsOut(); n > 0 {
+		return n
 	}
-	return t.packetsInFlight()
+	if t.sndNxt != t.sndUna {
+		return 1
+	}
+	return 0
 }
+
+// sackedOut is tcpi_sacked: SACKed segments (for a peer without SACK, the
+// duplicate ACKs counted in their place).
+func (t *TCB) sackedOut() uint32 { return t.rtxq.sacked }
 
 // ChallengeLimiter is a budget of challenge ACKs per second shared by many
 // connections (tcp_challenge_ack_limit, RFC 5961 7). It is not safe for

@@ -4,7 +4,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/synfin/synfin/tcp/cc"
 	"github.com/synfin/synfin/wire"
 )
 
@@ -17,6 +16,7 @@ const pawsIdleLimit = 24 * 24 * time.Hour
 func (t *TCB) Input(now Time, seg *Segment) {
 	t.now = now
 	t.info.segsIn++
+	t.rxECN = seg.ECN
 	switch t.state {
 	case Closed:
 		t.inputClosed(seg)
@@ -126,6 +126,7 @@ func (t *TCB) negotiate(seg *Segment, passive bool) {
 		t.tsRecent, t.tsRecentT = o.TSVal, t.now
 	}
 	t.sackOK = t.cfg.SACK && o.SACKPermitted
+	t.ecnNegotiate(seg, passive)
 	t.setMSS()
 	t.rcvMSS = int(t.advMSS)
 	if t.rcvMSS > 536 {
@@ -161,7 +162,11 @@ func (t *TCB) SetPathMSS(now Time, mss uint16) {
 	}
 	t.pathMSS = mss
 	if t.state.synchronized() || t.state == SynReceived {
+		prev := t.mss
 		t.setMSS()
+		if t.mss < prev {
+			t.simpleRetransmit()
+		}
 		t.output()
 	}
 }
@@ -279,7 +284,7 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 			if t.passive {
 				// As Linux's tcp_check_req: the SYN-ACK timer restarts from
 				// this retransmission (with the current backoff).
-				t.rtxTimer.set(t.now + t.rtoBackedOff())
+				t.armRTO()
 			}
 			return
 		}
@@ -527,7 +532,7 @@ func (t *TCB) processAck(seg *Segment) bool {
 			// and the ACK goes on to be checked against our FIN below. The
 			// FIN may still be outstanding: keep it timed.
 			if t.sndUna != t.sndMax {
-				t.rtxTimer.set(t.now + t.rtoBackedOff())
+				t.armRTO()
 			}
 			goto acked
 		}
@@ -567,19 +572,29 @@ acked:
 	}
 
 	if seqGT(ack, t.sndNxt) {
-		// After an RTO rewound SND.NXT, an ACK can cover data sent before.
+		// SND.NXT never rewinds now, but stay safe.
 		t.sndNxt = ack
 	}
 
 	prevUna := t.sndUna
 	newData := seqGT(ack, t.sndUna)
+	var ai ackInfo
+	ai.rttSample = -1
 	if newData {
-		t.ackNewData(seg)
+		t.ackNewData(seg, &ai)
 	}
 	prevWnd := t.sndWnd
 	t.updateWindow(seg)
-	if !newData {
-		t.maybeDupAck(seg, prevUna, prevWnd)
+	if t.sackOK && seg.Options.NumSACK > 0 {
+		t.sackTag(seg, &ai)
+	}
+	if !newData && t.isDupAck(seg, prevUna, prevWnd) {
+		ai.dupAck = true
+		t.info.dupAcks++
+	}
+	t.ecnAck(seg, prevUna, &ai)
+	if t.state != SynReceived {
+		t.onAck(seg, &ai)
 	}
 	if t.persist && t.sndWnd > 0 {
 		// The window opened: stop probing and forget the probe backoff, as
@@ -628,9 +643,9 @@ func (t *TCB) finInOrder(seg *Segment) bool {
 
 // ackNewData handles SND.UNA < SEG.ACK <= SND.NXT (RFC 9293 3.10.7.4,
 // RFC 6298 5.2-5.3, RFC 5681).
-func (t *TCB) ackNewData(seg *Segment) {
+func (t *TCB) ackNewData(seg *Segment, ai *ackInfo) {
 	ack := seg.Ack
-	acked := ack - t.sndUna
+	ai.unaAdvanced = true
 	// Remove acknowledged data from the send buffer.
 	dataAcked := int(ack - t.sndBufSeq)
 	if t.finSent && seqGT(ack, t.finSeq) {
@@ -651,7 +666,8 @@ func (t *TCB) ackNewData(seg *Segment) {
 		}
 		t.info.bytesAcked += uint64(dataAcked)
 	}
-	ackedSegs := (acked + uint32(t.mss) - 1) / uint32(t.mss)
+	ai.caRTT = t.ackCARTT(ack)
+	t.rtxAck(ack, seg.Options.TSEcr, ai)
 	t.sndUna = ack
 	if t.sndUrg && seqGEQ(t.sndUna, t.sndUp) {
 		t.sndUrg = false
@@ -683,55 +699,11 @@ func (t *TCB) ackNewData(seg *Segment) {
 	if rtt >= 0 {
 		t.rtt.sample(rtt)
 	}
+	ai.rttSample = rtt
 	t.backoff = 0
 	t.retrans = 0
 	t.probesOut = 0
-
-	// Congestion control (RFC 5681 3.1, RFC 6582).
-	t.ccs.Now = t.now
-	t.ccs.SRTT = t.rtt.srtt()
-	t.ccs.MinRTT = t.rtt.minRTT()
-	t.ccs.InFlight = t.packetsInFlight()
-	t.cc.PktsAcked(&t.ccs, ackedSegs, rtt)
-	if t.inRecovery {
-		if seqGEQ(ack, t.recover) {
-			// Full acknowledgment: deflate and leave recovery (RFC 6582 3.2 step 3).
-			fl := t.packetsInFlight() + 1
-			if fl < t.ccs.Ssthresh {
-				t.ccs.Cwnd = fl
-			} else {
-				t.ccs.Cwnd = t.ccs.Ssthresh
-			}
-			t.inRecovery = false
-			t.dupAcks = 0
-			t.cc.OnEvent(&t.ccs, cc.EventRecoveryEnd)
-		} else {
-			// Partial acknowledgment: retransmit the next hole, deflate by the
-			// amount acked, add back one segment (RFC 6582 3.2 step 4).
-			if t.ccs.Cwnd > ackedSegs {
-				t.ccs.Cwnd -= ackedSegs
-			} else {
-				t.ccs.Cwnd = 1
-			}
-			t.ccs.Cwnd++
-			t.retransmitHead()
-		}
-	} else {
-		t.dupAcks = 0
-		cwnd := t.ccs.Cwnd
-		t.ccs.CwndLimited = t.cwndLimited()
-		t.cc.CongAvoid(&t.ccs, ackedSegs)
-		if t.ccs.Cwnd > cwnd {
-			t.expandSndBuf()
-		}
-	}
-
-	// RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart.
 	if t.sndUna == t.sndMax {
-		t.rtxTimer.stop()
-		t.persist = false
-	} else {
-		t.rtxTimer.set(t.now + t.rtoBackedOff())
 		t.persist = false
 	}
 	if seqLT(t.sndNxt, t.sndUna) {
@@ -755,38 +727,6 @@ func (t *TCB) updateWindow(seg *Segment) {
 		if wnd > t.maxSndWnd {
 			t.maxSndWnd = wnd
 		}
-	}
-}
-
-// maybeDupAck counts duplicate ACKs and enters fast retransmit / fast
-// recovery on the third (RFC 5681 3.2, RFC 6582).
-func (t *TCB) maybeDupAck(seg *Segment, prevUna, prevWnd uint32) {
-	if len(seg.Payload) != 0 || seg.Flags&(wire.FlagSYN|wire.FlagFIN) != 0 || t.sndUna == t.sndMax || seg.Ack != prevUna {
-		return
-	}
-	if uint32(seg.Window)<<t.sndWscale != prevWnd {
-		// A window update is not a duplicate ACK (RFC 5681 2, condition (e):
-		// the window is compared with the one before this segment).
-		return
-	}
-	t.dupAcks++
-	t.info.dupAcks++
-	if t.inRecovery {
-		// Inflate for each segment that has left the network (RFC 6582 3.2 step 5).
-		t.ccs.Cwnd++
-		return
-	}
-	if t.dupAcks == 3 && seqGT(t.sndUna, t.recover-1) || t.dupAcks == 3 && t.recover == 0 {
-		t.ccs.Now = t.now
-		t.ccs.InFlight = t.packetsInFlight()
-		t.priorCwnd = t.ccs.Cwnd
-		t.ccs.Ssthresh = t.cc.SSThresh(&t.ccs)
-		t.cc.OnEvent(&t.ccs, cc.EventRecoveryStart)
-		t.recover = t.sndMax
-		t.inRecovery = true
-		t.info.fastRetrans++
-		t.retransmitHead()
-		t.ccs.Cwnd = t.ccs.Ssthresh + 3
 	}
 }
 
@@ -825,6 +765,7 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	if t.rcvFin {
 		return
 	}
+	t.ecnCheckCE()
 	if len(p) > t.rcvMSS && len(p) <= int(t.advMSS) {
 		t.rcvMSS = len(p)
 	}

@@ -48,6 +48,7 @@ func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
 		if t.sackOK && flags&(wire.FlagACK|wire.FlagRST) == wire.FlagACK {
 			t.fillSACK(o)
 		}
+		t.ecnOutgoing(s)
 	}
 	if t.sndUrg && flags&wire.FlagRST == 0 && seqGT(t.sndUp, seq) {
 		// RFC 9293 3.8.5: the urgent pointer is an offset from the segment's
@@ -117,6 +118,7 @@ func (t *TCB) sendSYN(ack bool) {
 	if ack {
 		flags |= wire.FlagACK
 	}
+	flags |= t.ecnSynFlags(ack)
 	t.emit(flags, t.iss, nil, true)
 	if t.sndNxt == t.iss {
 		t.sndNxt = t.iss + 1
@@ -125,7 +127,7 @@ func (t *TCB) sendSYN(ack bool) {
 		t.sndMax = t.sndNxt
 	}
 	if !t.rtxTimer.on {
-		t.rtxTimer.set(t.now + t.rtoBackedOff())
+		t.armRTO()
 	}
 	if !t.rttTiming && t.retrans == 0 {
 		t.rttTiming, t.rttSeq, t.rttStart = true, t.iss, t.now
@@ -182,15 +184,10 @@ func (t *TCB) dataInFlight() int {
 	return d
 }
 
-// packetsInFlight estimates the segments in flight, for cwnd (counted in
-// segments as Linux does).
-func (t *TCB) packetsInFlight() uint32 {
-	b := int(t.sndNxt - t.sndUna)
-	if b <= 0 {
-		return 0
-	}
-	return uint32((b + t.mss - 1) / t.mss)
-}
+// packetsInFlight is RFC 6675's pipe, in segments as Linux counts it
+// (tcp_packets_in_flight): outstanding segments neither SACKed nor deemed
+// lost, plus retransmissions in flight.
+func (t *TCB) packetsInFlight() uint32 { return t.rtxq.pipe() }
 
 // effectiveMSS bounds the send MSS by half the largest window the peer has
 // offered (RFC 9293 3.8.6.2.1 sender SWS avoidance, as Linux's
@@ -261,7 +258,13 @@ func (t *TCB) output() {
 		// A segment never spans the end of an MSG_EOR record; one cut
 		// short by it is not the last data, so Nagle and cork let it go.
 		n, cut := t.eorLimit(t.sndNxt, n)
-		if t.packetsInFlight() >= t.ccs.Cwnd {
+		if t.probeNewData {
+			// A loss probe sends one new segment whatever cwnd says
+			// (RFC 8985 7.3).
+			if sent > 0 {
+				break
+			}
+		} else if t.packetsInFlight() >= t.ccs.Cwnd {
 			cwndHit = true
 			break
 		}
@@ -280,6 +283,9 @@ func (t *TCB) output() {
 		fin := last && t.finQueued
 		t.sendData(t.sndBuf.peek(off, n), fin)
 		sent++
+	}
+	if sent > 0 && !t.probeNewData {
+		t.scheduleLossProbe()
 	}
 	t.armPersistIfNeeded()
 }
@@ -310,9 +316,13 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 	}
 	retransmission := seqLT(seq, t.sndMax)
 	if t.sndNxt == t.sndUna && !t.rtxTimer.on {
-		// Restart after idle (RFC 5681 4.1 / RFC 7661): cc decides.
-		if !retransmission && t.lastSend != 0 && t.now-t.lastSend > t.rtoBackedOff() {
+		// Sending with nothing in flight (Linux CA_EVENT_TX_START, on
+		// every such transmission): cc learns the idle time, e.g. CUBIC
+		// moves its epoch (RFC 9438 5.8). Restart after idle (RFC 5681
+		// 4.1 / RFC 7661) is cc's decision too.
+		if !retransmission && t.lastSend != 0 {
 			t.ccs.Now = t.now
+			t.ccs.LastSend = t.lastSend
 			t.cc.OnEvent(&t.ccs, cc.EventTxStart)
 		}
 	}
@@ -320,6 +330,12 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 		t.sndSml = end
 	}
 	t.emit(flags, seq, payload, false)
+	if !retransmission && end != seq {
+		t.rtxq.push(seq, end, t.now, fin)
+		if t.ca == caCWR || t.ca == caRecovery {
+			t.prrOut++
+		}
+	}
 	t.sndNxt = end
 	if seqGT(end, t.sndMax) {
 		t.sndMax = end
@@ -337,8 +353,7 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 		t.rttTiming, t.rttSeq, t.rttStart = true, seq, t.now
 	}
 	if !t.rtxTimer.on || t.persist {
-		t.persist = false
-		t.rtxTimer.set(t.now + t.rtoBackedOff())
+		t.armRTO()
 	}
 }
 
@@ -359,23 +374,9 @@ func (t *TCB) retransmitHead() {
 			return
 		}
 	}
-	off := int(t.sndUna - t.sndBufSeq)
-	if off < 0 {
-		off = 0
-	}
-	n := t.sndBuf.Len() - off
-	if n > t.effectiveMSS() {
-		n = t.effectiveMSS()
-	}
-	n, _ = t.eorLimit(t.sndUna, n)
-	save := t.sndNxt
-	t.sndNxt = t.sndUna
-	fin := t.finSent && t.sndBufSeq+uint32(off+n) == t.finSeq
-	if n > 0 || fin {
-		t.sendData(t.sndBuf.peek(off, n), fin)
-	}
-	if seqGT(save, t.sndNxt) {
-		t.sndNxt = save
+	t.rtxqCover()
+	if i := t.firstUnsacked(); i >= 0 {
+		t.retransmitSeg(i)
 	}
 }
 

@@ -125,13 +125,28 @@ func TestRFC9293_MUST_19_BackoffSlowStartCongestionAvoidance(t *testing.T) {
 		}
 	})
 	t.Run("windows", func(t *testing.T) {
-		r := r9Passive(t, nil, wire.TCPOptions{HasMSS: true, MSS: 1460, HasWScale: true, WScale: 7}, 65535)
+		// F-RTO off: this is a real loss of the whole flight, and the peer
+		// below acknowledges only what it receives, in order.
+		cfg := DefaultConfig()
+		cfg.FRTO = 0
+		r := r9Passive(t, &cfg, wire.TCPOptions{HasMSS: true, MSS: 1460, HasWScale: true, WScale: 7}, 65535)
 		r.e.SetWriteBuffer(64 << 20)
 		r.e.SetNoDelay(r.now, true)
-		r.write(make([]byte, 20<<20))
-		round := func() int { // ACK everything in flight; count the new segments
+		sent := r9Data(r.write(make([]byte, 20<<20)))
+		upTo := func(out []Segment) uint32 { // the peer receives what was just sent
+			end := r.e.Info().SndUna
+			for _, s := range out {
+				if e := s.Seq + uint32(len(s.Payload)); seqGT(e, end) {
+					end = e
+				}
+			}
+			return end
+		}
+		last := upTo(sent)
+		round := func() int { // ACK what the last round sent; count the new segments
 			r.now += 10 * time.Millisecond
-			out := r9Data(r.ackUpTo(r.e.Info().SndNxt, 65535))
+			out := r9Data(r.ackUpTo(last, 65535))
+			last = upTo(out)
 			return len(out)
 		}
 		// The first flight is the initial window, already sent.
@@ -144,10 +159,11 @@ func TestRFC9293_MUST_19_BackoffSlowStartCongestionAvoidance(t *testing.T) {
 			}
 		}
 		// A loss: the RTO fires, one segment is retransmitted.
-		out := r.run(r.e.Info().RTO)
-		if got := len(r9Data(r9Untime(out))); got != 1 {
+		out := r9Data(r9Untime(r.run(r.e.Info().RTO)))
+		if got := len(out); got != 1 {
 			t.Fatalf("after the RTO %d segments, want 1", got)
 		}
+		last = upTo(out)
 		ssthresh := int(r.e.Info().SndSsthresh)
 		if ssthresh != 40 {
 			t.Fatalf("ssthresh %d after losing a flight of 80, want 40", ssthresh)

@@ -71,7 +71,7 @@ func (t *TCB) SetCongestionControl(name string) error {
 	if t.cc.Name() == name {
 		return nil
 	}
-	alg, err := cc.New(name)
+	alg, err := cc.NewWithParams(name, &t.cfg.CongestionParams)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"time"
+
+	"github.com/synfin/synfin/wire"
 )
 
 // Hash is a keyed hash of b with the generator's secret, for other uses of
@@ -51,6 +53,8 @@ type CookieOptions struct {
 	SACK      bool
 	// Timestamps: the ACK carried a TSecr with option bits.
 	Timestamps bool
+	// ECN: the SYN-ACK agreed to ECN (RFC 3168 6.1.1).
+	ECN bool
 }
 
 func (c *SynCookies) hash(local, remote netip.AddrPort, count uint32, which byte) uint32 {
@@ -117,12 +121,15 @@ func (c *SynCookies) Check(now Time, local, remote netip.AddrPort, ack *Segment)
 			o.HasWScale, o.WScale = true, uint8(bits&0xf)
 		}
 		o.SACK = bits&0x10 != 0
+		o.ECN = bits&0x20 != 0
 	}
 	return o, true
 }
 
 // CookieTSBits are the six low bits our TSval carries in a cookie SYN-ACK:
-// the peer's window scale (0xf for none) and SACK-permitted.
+// the peer's window scale (0xf for none), SACK-permitted and, as in
+// Linux, ECN agreed (without timestamps a cookie cannot carry that, and the
+// SYN-ACK must not agree: see CookieSYN).
 func CookieTSBits(syn *Segment, cfg *Config) uint32 {
 	bits := uint32(0xf)
 	if cfg.WindowScaling && syn.Options.HasWScale {
@@ -135,7 +142,23 @@ func CookieTSBits(syn *Segment, cfg *Config) uint32 {
 	if cfg.SACK && syn.Options.SACKPermitted {
 		bits |= 0x10
 	}
+	if ecnAcceptSyn(cfg, syn) {
+		bits |= 0x20
+	}
 	return bits
+}
+
+// CookieSYN returns the SYN a cookie SYN-ACK is built from: syn itself, or
+// without its ECN-setup flags when the SYN-ACK could not record ECN (no
+// timestamps to carry the bit), so that it does not agree to what the
+// connection rebuilt from the cookie would not know (Linux clears ecn_ok
+// likewise).
+func CookieSYN(syn *Segment, cfg *Config) Segment {
+	s := *syn
+	if !(cfg.Timestamps && syn.Options.HasTimestamps) {
+		s.Flags &^= wire.FlagECE | wire.FlagCWR
+	}
+	return s
 }
 
 // CookieTSOffset adjusts a timestamp offset so that the TSval sent at now

@@ -102,6 +102,12 @@ type TCB struct {
 	wsOK      bool
 	tsOK      bool
 	sackOK    bool
+	// ecnFlags are ECN's state bits (ecn.go, RFC 3168), rxECN the ECN
+	// field of the segment being processed, ecn the counters of a
+	// connection that negotiated ECN (nil for the others).
+	ecnFlags  uint8
+	rxECN     wire.ECN
+	ecn       *ecnConn
 	tsRecent  uint32 // TS.Recent (RFC 7323 4.3)
 	tsRecentT Time   // when TS.Recent was set, for the 24-day rule (RFC 7323 5.5)
 	tsOffset  uint32
@@ -168,13 +174,36 @@ type TCB struct {
 	// than it give no RTT sample.
 	rtxTSVal uint32
 
-	// Congestion control.
-	cc         cc.Algorithm
-	ccs        cc.Sender
-	dupAcks    int
-	inRecovery bool
-	recover    uint32 // RFC 6582 "recover"
-	priorCwnd  uint32
+	// Congestion control and loss recovery (recovery.go, rack.go,
+	// scoreboard.go).
+	cc  cc.Algorithm
+	ccs cc.Sender
+	// rtxq is the retransmission queue and SACK scoreboard.
+	rtxq rtxQueue
+	rack rackState
+	ca   caState
+	// rtxKind says what the retransmission timer is running for: the RTO,
+	// a loss probe or RACK's reordering timer.
+	rtxKind uint8
+	// highSeq is SND.NXT when the current episode began: RFC 6675's
+	// RecoveryPoint, RFC 6582's "recover".
+	highSeq uint32
+	// PRR (RFC 6937): RecoverFS is priorCwnd.
+	priorCwnd    uint32
+	prrDelivered uint32
+	prrOut       uint32
+	// Undo of spurious episodes: the ssthresh to restore, where the
+	// episode began, retransmissions not yet reported as duplicates (-1:
+	// none made) and when the first retransmission went out.
+	priorSsthresh uint32
+	undoValid     bool
+	undoMarker    uint32
+	undoRetrans   int
+	retransStamp  Time
+	// frto: F-RTO (RFC 5682) is judging the last timeout.
+	frto bool
+	// probeNewData: a loss probe may send one new segment beyond cwnd.
+	probeNewData bool
 
 	// Delayed ACK.
 	quickAcks  int
@@ -243,7 +272,7 @@ func New(cfg *Config, out Output) (*TCB, error) {
 	if out == nil {
 		return nil, errors.New("tcp: nil Output")
 	}
-	alg, err := cc.New(cfg.CongestionControl)
+	alg, err := cc.NewWithParams(cfg.CongestionControl, &cfg.CongestionParams)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +281,8 @@ func New(cfg *Config, out Output) (*TCB, error) {
 	t.rcvBuf.setLimit(cfg.RMem[1])
 	t.rcvBuf.setMaxRanges(cfg.MaxOutOfOrder)
 	t.rtt.init(cfg)
+	t.rack.reordering = uint32(cfg.dupThresh())
+	t.rack.reoWndMult = 1
 	return t, nil
 }
 
@@ -269,6 +300,7 @@ func (t *TCB) Stats() Stats {
 	st.Retransmits = t.info.retransmits
 	st.WindowProbes = t.info.windowProbes
 	st.KeepaliveProbes = t.info.keepaliveProbes
+	t.ecnStats(&st)
 	return st
 }
 
@@ -299,12 +331,16 @@ func (t *TCB) setState(s State, cause Cause) {
 	case Closed:
 		t.stopAllTimers()
 		t.sndBuf.shrink()
+		t.rtxq.reset()
+		t.rtxq.release()
 	case TimeWait:
 		t.stopAllTimers()
 		t.closeTimer.set(t.now + t.cfg.TimeWaitLen)
 		// Nothing more will be sent or received: give the memory back.
 		t.sndBuf.consume(t.sndBuf.Len())
 		t.sndBuf.shrink()
+		t.rtxq.reset()
+		t.rtxq.release()
 	}
 }
 

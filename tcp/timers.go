@@ -4,7 +4,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/synfin/synfin/tcp/cc"
 	"github.com/synfin/synfin/wire"
 )
 
@@ -31,10 +30,18 @@ func (t *TCB) Tick(now Time) {
 	}
 	if t.rtxTimer.expired(now) {
 		t.rtxTimer.stop()
-		if t.persist {
+		switch {
+		case t.persist:
 			t.persist = false
 			t.probeTimer()
-		} else {
+		case t.rtxKind == rtxKindTLP && t.state.synchronized():
+			t.rtxKind = rtxKindRTO
+			t.tlpFire()
+		case t.rtxKind == rtxKindReo && t.state.synchronized():
+			t.rtxKind = rtxKindRTO
+			t.reoTimeout()
+		default:
+			t.rtxKind = rtxKindRTO
 			t.retransmitTimer()
 		}
 		if t.state == Closed {
@@ -181,29 +188,36 @@ func (t *TCB) retransmitTimer() {
 		// suspect. Recorded as a soft error.
 		t.softErr = syscall.ETIMEDOUT
 	}
-	// Loss: collapse cwnd, back off, go back to SND.UNA (RFC 5681 3.1 eq. 4,
-	// RFC 6298 5.5).
-	if t.retrans == 0 && !t.inRecovery {
-		t.ccs.Now = t.now
-		t.ccs.InFlight = t.packetsInFlight()
-		t.priorCwnd = t.ccs.Cwnd
-		t.ccs.Ssthresh = t.cc.SSThresh(&t.ccs)
+	// Loss: ssthresh, cwnd to one segment, everything outstanding deemed
+	// lost and resent from the oldest (RFC 5681 3.1 eq. 4, RFC 6298 5.4-5.6,
+	// RFC 6675 5.1).
+	if t.sndUna == t.iss {
+		// CLOSE in SYN_RCVD sent a FIN before the SYN-ACK was
+		// acknowledged: the SYN-ACK is still the oldest segment.
+		t.retrans++
+		t.info.retransmits++
+		t.info.totalRetrans++
+		t.backoff++
+		t.rttTiming = false
+		// What followed it (the FIN) is deemed lost as well, to be resent
+		// once the SYN-ACK is acknowledged.
+		t.enterLoss()
+		t.retransmitHead()
+		t.armRTO()
+		return
 	}
-	t.cc.OnEvent(&t.ccs, cc.EventLoss)
-	t.ccs.Cwnd = 1
-	t.ccs.CwndCnt = 0
-	t.inRecovery = false
-	t.recover = t.sndMax
-	t.dupAcks = 0
+	t.rtxqCover()
+	t.enterLoss()
 	t.retrans++
 	t.info.retransmits++
 	t.info.timeouts++
 	t.backoff++
 	t.rttTiming = false
 	t.rtxTSVal = t.tsNow()
-	t.sndNxt = t.sndUna
-	t.retransmitHead()
-	t.rtxTimer.set(t.now + t.rtoBackedOff())
+	if i := t.firstUnsacked(); i >= 0 {
+		t.retransmitSeg(i)
+	}
+	t.armRTO()
 }
 
 // timeoutErr is the error a connection that timed out reports: the last

@@ -102,6 +102,9 @@ type Segment struct {
 	Urgent  uint16
 	Options wire.TCPOptions
 	Payload []byte
+	// ECN is the IP header's ECN field (RFC 3168 5): as received for an
+	// arriving segment, the codepoint to send for an outgoing one.
+	ECN wire.ECN
 }
 
 // Len is the segment's length in sequence space: payload bytes plus one
@@ -155,6 +158,16 @@ func formatOptions(o *wire.TCPOptions) string {
 		}
 		parts = append(parts, s)
 	}
+	if f := &o.FastOpen; f.Present {
+		s := "FO"
+		if f.Exp {
+			s = "FOEXP"
+		}
+		if f.Len > 0 {
+			s += fmt.Sprintf(" %x", f.Bytes())
+		}
+		parts = append(parts, s)
+	}
 	out := ""
 	for i, p := range parts {
 		if i > 0 {
@@ -184,6 +197,10 @@ const (
 	// EventUrgent: the peer's urgent pointer arrived or advanced (RFC 9293
 	// 3.8.5, MUST-32; Linux's SIGURG). UrgentPending says how much is left.
 	EventUrgent
+	// EventFastOpen: the SYN-ACK of an active Fast Open arrived; FastOpen
+	// says what it taught about the peer, for the cookie cache (RFC 7413
+	// 4.1.3).
+	EventFastOpen
 )
 
 func (k EventKind) String() string {
@@ -200,6 +217,8 @@ func (k EventKind) String() string {
 		return "accepted"
 	case EventUrgent:
 		return "urgent"
+	case EventFastOpen:
+		return "fastopen"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -210,6 +229,8 @@ type Event struct {
 	Old, New State // EventStateChange
 	Cause    Cause // EventStateChange: why
 	Err      error // EventError: a syscall.Errno
+	// FastOpen is EventFastOpen's report, valid during the call.
+	FastOpen *FastOpenReport
 }
 
 func (e Event) String() string {

@@ -47,7 +47,10 @@ type Net struct {
 	cur       *Step
 	curRetx   bool             // the step retransmitted something
 	curAck    bool             // the step sent a pure ACK
+	curOp     Op               // the call a CallStep makes
+	curSegs   []*Segment       // the segments sent during the step
 	deadlines [2]time.Duration // the ends' deadlines when the step began
+	before    [2]probe         // the ends as the step began
 }
 
 type lossRule struct {
@@ -246,8 +249,9 @@ func (n *Net) states() [2]tcp.State {
 // begin starts recording a step.
 func (n *Net) begin(kind StepKind, side Side) {
 	n.cur = &Step{Kind: kind, At: n.now, Side: side, Before: n.states()}
-	n.curRetx, n.curAck = false, false
+	n.curRetx, n.curAck, n.curSegs = false, false, nil
 	for _, e := range n.ends {
+		n.before[e.side] = e.probe()
 		n.deadlines[e.side] = -1
 		if e.tcb != nil {
 			if d, ok := e.tcb.Deadline(); ok {
@@ -272,8 +276,32 @@ func (n *Net) finish(optional bool) {
 				e.name, FormatTime(d)))
 		}
 	}
+	var after [2]probe
+	for _, e := range n.ends {
+		after[e.side] = e.probe()
+		st.Vars[e.side] = after[e.side].vars()
+	}
 	if st.Kind == TimerStep {
-		st.Text = n.timerText(st)
+		name, rule := timerRule(n.before[st.Side], after[st.Side], sentDuring(n.curSegs, st.Side), st.Changes, st.Side)
+		st.Text, st.Rule = name, rule
+		if name == "" {
+			st.Text = n.timerText(st)
+		}
+	}
+	// A segment's cwnd is its sender's once the step is over: the engine
+	// updates cwnd (an ACK arriving, a timeout) before it sends.
+	for _, s := range n.curSegs {
+		b, a := n.before[s.From], after[s.From]
+		if a.tcb && (hasVars(b.state) || hasVars(a.state)) {
+			s.Cwnd, s.CwndKnown = a.info.SndCwnd, true
+		}
+	}
+	switch st.Kind {
+	case SegmentStep:
+		to := st.Seg.To
+		st.Rule = segmentRule(st.Seg, n.before[to], after[to], sentDuring(n.curSegs, to), st.Changes)
+	case CallStep:
+		st.Rule = callRule(n.curOp, st.Side, sentDuring(n.curSegs, st.Side), st.Changes)
 	}
 	if !optional || len(st.Changes) > 0 || len(st.Sent) > 0 || len(st.Notes) > 0 {
 		n.trace.Steps = append(n.trace.Steps, *st)
@@ -362,6 +390,7 @@ func (n *Net) transmit(e *end, s *tcp.Segment) {
 	}
 	if n.cur != nil {
 		n.cur.Sent = append(n.cur.Sent, seg.ID)
+		n.curSegs = append(n.curSegs, seg)
 	}
 	for _, l := range n.losses {
 		if !l.used && l.Side == e.side && l.Match(s, e.state) {
@@ -484,7 +513,12 @@ func (n *Net) deliver(seg *Segment) {
 	to := n.ends[seg.To]
 	if seg.Lost {
 		st := n.states()
-		n.trace.Steps = append(n.trace.Steps, Step{Kind: LostStep, At: n.now, Side: seg.From, Seg: seg, Before: st, After: st})
+		var vars [2]Vars
+		for _, e := range n.ends {
+			vars[e.side] = e.probe().vars()
+		}
+		n.trace.Steps = append(n.trace.Steps, Step{Kind: LostStep, At: n.now, Side: seg.From, Seg: seg, Before: st, After: st,
+			Vars: vars, Rule: "lost in the network: its receiver never sees it"})
 		return
 	}
 	_, ts, err := decode(seg.Packet)
@@ -515,8 +549,9 @@ func (n *Net) tick(e *end) {
 
 // call records one application call; f makes it and returns its text, or
 // "" for a call that did nothing worth showing.
-func (n *Net) call(e *end, f func() string) {
+func (n *Net) call(e *end, op Op, f func() string) {
 	n.begin(CallStep, e.side)
+	n.curOp = op
 	n.cur.Text = f()
 	n.finish(n.cur.Text == "")
 }
@@ -531,11 +566,11 @@ func (n *Net) do(a Action) error {
 	opts := tcp.OpenOptions{ISN: n.ISN[a.Side], MSS: n.MSS}
 	switch a.Op {
 	case Listen:
-		n.call(e, func() string { return "listen()" + result(t.Listen(n.now, opts)) })
+		n.call(e, Listen, func() string { return "listen()" + result(t.Listen(n.now, opts)) })
 	case Connect:
-		n.call(e, func() string { return "connect()" + result(t.Connect(n.now, opts)) })
+		n.call(e, Connect, func() string { return "connect()" + result(t.Connect(n.now, opts)) })
 	case Write:
-		n.call(e, func() string {
+		n.call(e, Write, func() string {
 			k, err := t.Write(n.now, []byte(a.Data))
 			n.cur.Data = []byte(a.Data[:k])
 			if err != nil {
@@ -548,9 +583,9 @@ func (n *Net) do(a Action) error {
 	case Close:
 		n.close(e)
 	case ShutdownWrite:
-		n.call(e, func() string { return "shutdown(SHUT_WR)" + result(t.Shutdown(n.now, tcp.ShutWrite)) })
+		n.call(e, ShutdownWrite, func() string { return "shutdown(SHUT_WR)" + result(t.Shutdown(n.now, tcp.ShutWrite)) })
 	case LingerZero:
-		n.call(e, func() string {
+		n.call(e, LingerZero, func() string {
 			t.SetLinger(true, 0)
 			return "setsockopt(SO_LINGER, on, 0 s)"
 		})
@@ -562,14 +597,14 @@ func (n *Net) do(a Action) error {
 
 func (n *Net) close(e *end) {
 	e.closed, e.appDone = true, true
-	n.call(e, func() string { return "close()" + result(e.tcb.Close(n.now)) })
+	n.call(e, Close, func() string { return "close()" + result(e.tcb.Close(n.now)) })
 }
 
 // read makes one read call and reports whether the application should read
 // again.
 func (n *Net) read(e *end) bool {
 	again := false
-	n.call(e, func() string {
+	n.call(e, Read, func() string {
 		var buf [65536]byte
 		k, err := e.tcb.Read(n.now, buf[:])
 		switch {

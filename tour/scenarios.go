@@ -245,9 +245,11 @@ func Scenarios() []*Scenario {
 			Description: "The client writes 3000 bytes, which leave as three segments, and the network loses the " +
 				"first. The server gets the other two out of order and acknowledges each at once with a " +
 				"duplicate ACK that carries a SACK block for the data it holds (RFC 5681 4.2, RFC 2018). Two " +
-				"duplicate ACKs are not enough for a fast retransmit, which takes three, so the client waits for " +
-				"its retransmission timer (the smoothed RTT plus at least 200 ms: RFC 6298 with Linux's floor), " +
-				"sends the first segment again, and one cumulative ACK covers all 3000 bytes.",
+				"duplicate ACKs are not enough for RFC 5681's fast retransmit, which takes three, but the SACK " +
+				"blocks show that data sent after the first segment has arrived: RACK (RFC 8985, Linux's default) " +
+				"deems the first segment lost once it has been outstanding for a round trip plus a reordering " +
+				"window, and its timer resends it long before the retransmission timer would (RFC 6298: at " +
+				"least 200 ms on Linux). Recovery cuts cwnd, and one cumulative ACK covers all 3000 bytes.",
 			Apps: [2]App{reader, closer},
 			Actions: actions(open(),
 				[]Action{

@@ -13,18 +13,22 @@ import (
 )
 
 // The widths WriteText keeps to: prose (descriptions, paths, the summary) and
-// the lines under a table row that give the causes of state changes. Table
-// rows are as wide as their columns, under 120 columns for the tour.
+// the lines under a table row that give the causes of state changes and the
+// rules applied. Table rows are as wide as their columns, at most
+// TableWidth for the tour.
 const (
 	TextWidth  = 100
 	CauseWidth = 120
+	TableWidth = 124
 )
 
 // WriteText renders a trace as text: a header saying what the scenario
 // shows, then one row per step in an aligned table (virtual time, what
-// happened, the segment's header fields, both ends' states after the step),
-// each state change on a line of its own under its row with the rule that
-// caused it, and the path each end took.
+// happened, the segment's header fields and its sender's cwnd, both ends'
+// states after the step), each state change on a line of its own under its
+// row with the rule that caused it, the rule the receiver of a segment (or
+// an expired timer) applied when no state changed, and the path each end
+// took.
 func WriteText(w io.Writer, t *Trace) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "=== %s: %s ===\n\n", t.Name, t.Title)
@@ -77,8 +81,11 @@ const Legend = `How to read the tour: each row is one event at a virtual time (s
 a timer, or a segment as it arrives (a lost one when it would have), with its header fields parsed
 from the bytes that went over the wire: flags as tcpdump writes them ("S." is SYN+ACK, "F." FIN+ACK,
 "P." PSH+ACK, "R." RST+ACK, "." ACK alone), absolute seq and ack, payload length, the raw window
-field and the options (TS is TSval/TSecr). The last two columns are both ends' states after the
-event; under a row, "> end OLD -> NEW [rule]" is a state change and the rule that made it.
+field, the sender's congestion window when it sent the segment (cwnd, in segments, from the
+engine's tcp_info) and the options (TS is TSval/TSecr). The last two columns are both ends' states
+after the event; under a row, "> end OLD -> NEW [rule]" is a state change and the rule that made it,
+and "= end: rule" the rule an end applied to a segment (or the timer that expired) when its state
+stayed the same.
 `
 
 // columns of the table, in order.
@@ -90,16 +97,17 @@ const (
 	colAck
 	colLen
 	colWin
+	colCwnd
 	colOptions
 	colA
 	colB
 	numCols
 )
 
-var rightAligned = [numCols]bool{colTime: true, colSeq: true, colAck: true, colLen: true, colWin: true}
+var rightAligned = [numCols]bool{colTime: true, colSeq: true, colAck: true, colLen: true, colWin: true, colCwnd: true}
 
 func writeTable(w io.Writer, t *Trace) {
-	header := [numCols]string{"time", "event", "flags", "seq", "ack", "len", "win", "options", t.Names[Client], t.Names[Server]}
+	header := [numCols]string{"time", "event", "flags", "seq", "ack", "len", "win", "cwnd", "options", t.Names[Client], t.Names[Server]}
 	rows := make([][numCols]string, len(t.Steps))
 	var width [numCols]int
 	for i, h := range header {
@@ -119,6 +127,10 @@ func writeTable(w io.Writer, t *Trace) {
 			r[colAck] = strconv.FormatUint(uint64(s.Ack), 10)
 			r[colLen] = strconv.Itoa(s.Len())
 			r[colWin] = strconv.Itoa(int(s.Window))
+			r[colCwnd] = "-"
+			if s.CwndKnown {
+				r[colCwnd] = strconv.FormatUint(uint64(s.Cwnd), 10)
+			}
 			r[colOptions] = ShortOptions(&s.Options, s.Flags)
 			if st.Kind == LostStep {
 				if s.To == Client {
@@ -171,6 +183,16 @@ func writeTable(w io.Writer, t *Trace) {
 		for _, c := range st.Changes {
 			prefix := fmt.Sprintf("%s> %s %v -> %v  [", indent, t.Names[c.Side], c.Old, c.New)
 			for _, l := range wrap(string(c.Cause)+"]", CauseWidth, prefix, strings.Repeat(" ", len(prefix))) {
+				fmt.Fprintln(w, l)
+			}
+		}
+		if st.Rule != "" && len(st.Changes) == 0 && (st.Kind == SegmentStep || st.Kind == TimerStep) {
+			who := st.Side
+			if st.Kind == SegmentStep {
+				who = st.Seg.To
+			}
+			prefix := fmt.Sprintf("%s= %s: ", indent, t.Names[who])
+			for _, l := range wrap(st.Rule, CauseWidth, prefix, strings.Repeat(" ", len(prefix))) {
 				fmt.Fprintln(w, l)
 			}
 		}

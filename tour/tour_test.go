@@ -334,37 +334,42 @@ func TestDeterministic(t *testing.T) {
 
 func TestTextWidth(t *testing.T) {
 	for i, line := range strings.Split(string(render(t, runAll(t))), "\n") {
-		if len(line) > 120 {
+		if len(line) > TableWidth {
 			t.Errorf("line %d is %d columns: %s", i+1, len(line), line)
 		}
 	}
 }
 
+// TestGolden pins the text of two scenarios: simultaneous-close (every
+// segment changes a state) and data-retransmit (rules for segments that
+// change none, a timeout, cwnd falling to 1 and growing again).
 func TestGolden(t *testing.T) {
-	sc, ok := Lookup("simultaneous-close")
-	if !ok {
-		t.Fatal("no simultaneous-close scenario")
-	}
-	tr, err := Run(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := WriteText(&b, tr); err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join("testdata", sc.Name+".golden")
-	if *update {
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+	for _, name := range []string{"simultaneous-close", "data-retransmit"} {
+		sc, ok := Lookup(name)
+		if !ok {
+			t.Fatalf("no %s scenario", name)
+		}
+		tr, err := Run(sc)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./tour -run Golden -update to create it)", err)
-	}
-	if !bytes.Equal(b.Bytes(), want) {
-		t.Errorf("output differs from %s (go test ./tour -run Golden -update rewrites it):\n%s", golden, b.String())
+		var b bytes.Buffer
+		if err := WriteText(&b, tr); err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("testdata", sc.Name+".golden")
+		if *update {
+			if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test ./tour -run Golden -update to create it)", err)
+		}
+		if !bytes.Equal(b.Bytes(), want) {
+			t.Errorf("output differs from %s (go test ./tour -run Golden -update rewrites it):\n%s", golden, b.String())
+		}
 	}
 }
 

@@ -97,6 +97,14 @@ type Step struct {
 	// Sent lists the IDs of the segments sent while the step was processed
 	// (the SYN sent by connect(), the ACK of an arriving FIN...).
 	Sent []int
+	// Rule names the rule that fired: for a segment, the one its receiver
+	// applied to it (RFC 9293 3.10.7, with the check of 3.10.7.4 that
+	// decided); for a timer, which one expired and what it did (RFC 6298
+	// 5.4 for a retransmission); for a call, RFC 9293 3.10. When the step
+	// changed the end's state, the rule includes the change's Cause.
+	Rule string
+	// Vars are both ends' sequence and congestion variables after the step.
+	Vars [2]Vars
 }
 
 // Change is one state change of one end.
@@ -123,6 +131,11 @@ type Segment struct {
 	Urgent            uint16
 	Options           wire.TCPOptions
 	Checksum          uint16
+	// Cwnd is the sender's congestion window in segments when it sent the
+	// segment; CwndKnown is false for a sender without a connection (an RST
+	// from a port where nothing listens).
+	Cwnd      uint32
+	CwndKnown bool
 	// Payload is the segment's data.
 	Payload []byte
 	// Packet is the whole IPv4 packet (header, TCP header, options, data).

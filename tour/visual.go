@@ -42,6 +42,12 @@ func (t *Trace) Ladder() viz.Ladder {
 		LeftSteps:  t.VizSteps(Client),
 		RightSteps: t.VizSteps(Server),
 	}
+	rules := map[int]string{}
+	for _, st := range t.Steps {
+		if st.Seg != nil {
+			rules[st.Seg.ID] = st.Rule
+		}
+	}
 	for _, s := range t.Segments() {
 		l.Messages = append(l.Messages, viz.Message{
 			Time: s.SentAt, Arrive: s.ArrivesAt,
@@ -49,6 +55,8 @@ func (t *Trace) Ladder() viz.Ladder {
 			Flags: s.Flags.String(),
 			Seq:   s.Seq, Ack: s.Ack, Len: s.Len(), Win: s.Window,
 			Lost: s.Lost,
+			Cwnd: s.Cwnd, CwndKnown: s.CwndKnown,
+			Rule: rules[s.ID],
 		})
 	}
 	return l
@@ -117,7 +125,7 @@ func WriteHTML(w io.Writer, traces []*Trace) error {
 			}
 			b.WriteString("</dd>\n")
 		}
-		b.WriteString("</dl>\n<h3>The run, segment by segment, with the RFC 9293 rule behind each state change</h3>\n<pre>")
+		b.WriteString("</dl>\n<h3>The run, segment by segment: seq, ack, window and cwnd, and the rule behind each segment and state change</h3>\n<pre>")
 		var text bytes.Buffer
 		if err := WriteText(&text, t); err != nil {
 			return err

@@ -46,7 +46,7 @@ func (c *Conn) Ladder() viz.Ladder {
 		t, a := send(g)
 		l.Messages = append(l.Messages, viz.Message{
 			Time: t, Arrive: a, From: viz.Side(g.From), Flags: tcpdumpFlags(g.Flags),
-			Seq: g.RelSeq, Ack: g.RelAck, Len: g.Len, Win: g.Window, Lost: g.Lost,
+			Seq: g.RelSeq, Ack: g.RelAck, Len: g.Len, Win: g.Window, Lost: g.Lost, Rule: g.Rule,
 		})
 	}
 	for _, st := range c.Steps {

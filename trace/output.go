@@ -10,12 +10,25 @@ import (
 	"time"
 
 	"github.com/synfin/synfin/viz"
+	"github.com/synfin/synfin/wire"
 )
+
+// TextOptions choose what WriteTextWith adds to the report.
+type TextOptions struct {
+	// Segments lists every segment of each connection after its timeline:
+	// packet number, time, direction, flags, relative seq and ack, length,
+	// window, and what an observer makes of it (Segment.Rule). cwnd is not
+	// listed: packets do not carry it.
+	Segments bool
+}
 
 // WriteText writes a summary table per connection (endpoints, duration,
 // bytes each way, states, where the capture seems to be, anomalies) and
 // then its timeline of state changes.
-func WriteText(w io.Writer, a *Analysis) error {
+func WriteText(w io.Writer, a *Analysis) error { return WriteTextWith(w, a, TextOptions{}) }
+
+// WriteTextWith writes what WriteText does, and what opts add.
+func WriteTextWith(w io.Writer, a *Analysis, opts TextOptions) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "capture: %s, %d packets (%d TCP, %d other), %d connection(s), %s\n",
 		a.Format, a.Packets, a.TCP, a.Skipped, len(a.Conns), fmtDur(a.Duration))
@@ -52,9 +65,30 @@ func WriteText(w io.Writer, a *Analysis) error {
 				fmt.Fprintf(b, "    %42s%s\n", "", st.Note)
 			}
 		}
+		if opts.Segments {
+			writeSegments(b, c)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeSegments lists a connection's segments with what an observer makes
+// of each.
+func writeSegments(b *strings.Builder, c *Conn) {
+	fmt.Fprintf(b, "  segments: seq and ack relative to each end's first sequence number; the rule at the receiver\n"+
+		"  is inferred from the packets; cwnd is unknown (packets do not carry it)\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "    pkt\ttime\tfrom\tflags\tseq\tack\tlen\twin\trule\n")
+	for i := range c.Segments {
+		g := &c.Segments[i]
+		ack := "-"
+		if g.Flags&wire.FlagACK != 0 {
+			ack = fmt.Sprint(g.RelAck)
+		}
+		fmt.Fprintf(tw, "    #%d\t+%s\t%v\t%s\t%d\t%s\t%d\t%d\t%s\n", g.Packet, fmtDur(g.Time), g.From, tcpdumpFlags(g.Flags), g.RelSeq, ack, g.Len, g.Window, g.Rule)
+	}
+	tw.Flush()
 }
 
 func finalText(c *Conn, s Side) string {
@@ -157,6 +191,9 @@ type jsonMessage struct {
 	Len      int    `json:"len"`
 	Win      uint16 `json:"win"`
 	Lost     bool   `json:"lost"`
+	// Rule is what an observer makes of the segment (trace.Segment.Rule).
+	// There is no cwnd: packets do not carry it.
+	Rule string `json:"rule,omitempty"`
 }
 
 func vizSteps(in []viz.Step) []jsonVizStep {
@@ -174,7 +211,7 @@ func toJSONLadder(l viz.Ladder) jsonLadder {
 		if m.From == viz.Right {
 			from = "right"
 		}
-		j.Messages = append(j.Messages, jsonMessage{int64(m.Time), int64(m.Arrive), from, m.Label, m.Flags, m.Seq, m.Ack, m.Len, m.Win, m.Lost})
+		j.Messages = append(j.Messages, jsonMessage{int64(m.Time), int64(m.Arrive), from, m.Label, m.Flags, m.Seq, m.Ack, m.Len, m.Win, m.Lost, m.Rule})
 	}
 	return j
 }

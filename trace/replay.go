@@ -69,6 +69,7 @@ func replay(c *Conn, capEnd time.Duration, opts Options) {
 		r.segs[i].Lost = r.lost[i]
 	}
 	c.Segments = r.segs
+	annotate(c)
 }
 
 func (r *replayer) prepare() {

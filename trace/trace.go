@@ -98,6 +98,10 @@ type Segment struct {
 	// Lost says a later copy of this SYN or FIN was the one that got
 	// through: this one was presumably lost (or its ACK was).
 	Lost bool
+	// Rule is what the packets show the segment to be and the rule it
+	// meets at its receiver (RFC 9293 3.10.7), as an observer infers it,
+	// with the state changes it proves or causes.
+	Rule string
 }
 
 // SeqLen is the segment's length in sequence space.

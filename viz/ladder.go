@@ -197,8 +197,16 @@ func LadderSVG(l Ladder) string {
 		if m.Lost {
 			class += " lost"
 		}
-		fmt.Fprintf(&b, `<g class="%s" data-index="%d"><title>%s at %s s, %s</title>`, class, i, esc(names[from]+" → "+names[to]),
-			formatTime(m.Time), map[bool]string{true: "lost", false: "arrives at " + formatTime(m.Arrive) + " s"}[m.Lost])
+		tip := names[from] + " → " + names[to] + " at " + formatTime(m.Time) + " s, "
+		if m.Lost {
+			tip += "lost"
+		} else {
+			tip += "arrives at " + formatTime(m.Arrive) + " s"
+		}
+		if m.Rule != "" {
+			tip += ": " + m.Rule
+		}
+		fmt.Fprintf(&b, `<g class="%s" data-index="%d"><title>%s</title>`, class, i, esc(tip))
 		angle := math.Atan2(p1.y-p0.y, p1.x-p0.x) * 180 / math.Pi
 		if from == Right {
 			angle = math.Atan2(p0.y-p1.y, p0.x-p1.x) * 180 / math.Pi

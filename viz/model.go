@@ -49,6 +49,14 @@ type Message struct {
 	Len      int
 	Win      uint16
 	Lost     bool
+	// Cwnd is the sender's congestion window in segments when it sent the
+	// message, shown only when CwndKnown (an engine's record has it; a
+	// capture does not).
+	Cwnd      uint32
+	CwndKnown bool
+	// Rule is what the receiver made of the message (the RFC rule that
+	// fired), shown in the message's tooltip.
+	Rule string
 }
 
 // Ladder is a packet ladder: two ends, their state changes and the segments
@@ -70,7 +78,9 @@ type Path struct {
 }
 
 // MessageText is a message's label in tcpdump's notation, as packetdrill
-// writes it: "S. 0:0(0) ack 1 win 65535". A message's Label wins when set.
+// writes it: "S. 0:0(0) ack 1 win 65535", followed by the sender's
+// congestion window when it is known ("cwnd 10"). A message's Label wins
+// when set.
 func MessageText(m Message) string {
 	if m.Label != "" {
 		return m.Label
@@ -79,7 +89,11 @@ func MessageText(m Message) string {
 	if strings.Contains(m.Flags, ".") {
 		s += fmt.Sprintf(" ack %d", m.Ack)
 	}
-	return s + fmt.Sprintf(" win %d", m.Win)
+	s += fmt.Sprintf(" win %d", m.Win)
+	if m.CwndKnown {
+		s += fmt.Sprintf(" cwnd %d", m.Cwnd)
+	}
+	return s
 }
 
 // palette holds the colours of paths without one: red, blue, green, purple.

@@ -262,6 +262,35 @@ func TestMessageText(t *testing.T) {
 	if g := MessageText(Message{Flags: "P.", Seq: 1, Ack: 1, Len: 15, Win: 502}); g != "P. 1:16(15) ack 1 win 502" {
 		t.Errorf("%q", g)
 	}
+	// The sender's cwnd follows when it is known, even when it is 0 segments.
+	if g := MessageText(Message{Flags: "P.", Seq: 1, Ack: 1, Len: 15, Win: 502, Cwnd: 10, CwndKnown: true}); g != "P. 1:16(15) ack 1 win 502 cwnd 10" {
+		t.Errorf("%q", g)
+	}
+	if g := MessageText(Message{Flags: ".", Seq: 1, Ack: 1, Win: 502, Cwnd: 0, CwndKnown: true}); g != ". 1:1(0) ack 1 win 502 cwnd 0" {
+		t.Errorf("%q", g)
+	}
+	if g := MessageText(Message{Flags: ".", Seq: 1, Ack: 1, Win: 502, Cwnd: 7}); g != ". 1:1(0) ack 1 win 502" {
+		t.Errorf("an unknown cwnd is shown: %q", g)
+	}
+}
+
+func TestLadderRuleTooltip(t *testing.T) {
+	l := testLadder()
+	l.Messages[1].Rule = "RFC 9293 3.10.7.3 <fifth> & check"
+	root := parseSVG(t, LadderSVG(l))
+	var titles []string
+	root.walk(func(n *xnode) {
+		if hasClass(n, "msg") {
+			for _, c := range n.Nodes {
+				if c.XMLName.Local == "title" {
+					titles = append(titles, c.Text)
+				}
+			}
+		}
+	})
+	if len(titles) != len(l.Messages) || !strings.HasSuffix(titles[1], ": RFC 9293 3.10.7.3 <fifth> & check") || strings.Contains(titles[0], "RFC") {
+		t.Errorf("message titles %q", titles)
+	}
 }
 
 func TestLadderSVG(t *testing.T) {

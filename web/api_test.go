@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -128,6 +129,7 @@ func TestScenarioJSON(t *testing.T) {
 	if segs == 0 {
 		t.Fatal("no segments")
 	}
+	checkEngineCwnd(t, &v)
 	// Changes to CLOSED after a close end in the diagram's bottom box.
 	last := v.Steps[len(v.Steps)-1]
 	if last.States != [2]string{"CLOSED", "CLOSED"} || last.Nodes != [2]string{"CLOSED_2", "CLOSED_2"} {
@@ -138,6 +140,68 @@ func TestScenarioJSON(t *testing.T) {
 	getJSON(t, ts.URL+"/api/scenarios/no-such", 404, &e)
 	if !strings.Contains(e.Error, "unknown scenario") {
 		t.Errorf("error %q", e.Error)
+	}
+}
+
+// checkEngineCwnd: a scenario's view carries each segment's cwnd and both
+// ends' variables from the engine, and the rule each arriving segment met.
+func checkEngineCwnd(t *testing.T, v *View) {
+	t.Helper()
+	if v.CwndSource != "engine" || !strings.Contains(v.CwndNote, "engine") {
+		t.Errorf("cwnd source %q: %q", v.CwndSource, v.CwndNote)
+	}
+	rules := 0
+	for _, st := range v.Steps {
+		for _, g := range st.Segments {
+			if g.Cwnd == nil || *g.Cwnd == 0 || !strings.Contains(g.Text, fmt.Sprintf(" cwnd %d", *g.Cwnd)) {
+				t.Errorf("step %d: segment %q without a cwnd", st.N, g.Text)
+			}
+			if g.Event == "arrived" {
+				if g.Rule == "" {
+					t.Errorf("step %d: segment %q arrived without a rule", st.N, g.Text)
+				}
+				rules++
+			}
+		}
+		for s, e := range st.Ends {
+			synchronized := st.States[s] != "CLOSED" && st.States[s] != "LISTEN"
+			if (e.Cwnd != nil) != synchronized || !strings.Contains(e.Text, "cwnd") {
+				t.Errorf("step %d: end %d in %s: %+v", st.N, s, st.States[s], e)
+			}
+		}
+	}
+	if rules == 0 {
+		t.Error("no segment arrived")
+	}
+	if v.InitialEnds[0].Cwnd != nil || v.InitialEnds[0].Text == "" {
+		t.Errorf("initial ends %+v", v.InitialEnds)
+	}
+}
+
+// checkCaptureCwnd: a capture's view says cwnd is unknown and shows none.
+func checkCaptureCwnd(t *testing.T, v *View) {
+	t.Helper()
+	if v.CwndSource != "capture" || !strings.Contains(v.CwndNote, "cannot show it") {
+		t.Errorf("cwnd source %q: %q", v.CwndSource, v.CwndNote)
+	}
+	inFlight := false
+	for _, st := range v.Steps {
+		for _, g := range st.Segments {
+			if g.Cwnd != nil || strings.Contains(g.Text, "cwnd") {
+				t.Errorf("step %d: a capture's segment %q has a cwnd", st.N, g.Text)
+			}
+		}
+		for _, e := range st.Ends {
+			if e.Cwnd != nil || !strings.HasPrefix(e.Text, "cwnd unknown") {
+				t.Errorf("step %d: end %+v", st.N, e)
+			}
+			if strings.Contains(e.Text, "bytes sent and not yet acknowledged") && !strings.Contains(e.Text, "; 0 bytes") {
+				inFlight = true
+			}
+		}
+	}
+	if !inFlight {
+		t.Error("the capture never shows bytes in flight")
 	}
 }
 
@@ -160,6 +224,7 @@ func TestCaptureUpload(t *testing.T) {
 	if p := visits(v, 0); !slices.Contains(p, "ESTABLISHED") || !slices.Contains(p, "FIN_WAIT_1") {
 		t.Errorf("left path %v", p)
 	}
+	checkCaptureCwnd(t, v)
 	// Kept for its link.
 	var again Capture
 	getJSON(t, ts.URL+"/api/captures/"+c.ID, 200, &again)
@@ -229,6 +294,9 @@ func TestPktScript(t *testing.T) {
 	}
 	if p := visits(c.Conns[0], 1); !slices.Contains(p, "ESTABLISHED") {
 		t.Errorf("script %+v: right path %v", c.Script, p)
+	}
+	if c.Conns[0].CwndSource != "capture" || c.Conns[0].Steps[0].Segments[0].Cwnd != nil {
+		t.Errorf("a script's run is shown from its capture, without cwnd: %q", c.Conns[0].CwndSource)
 	}
 	var e apiError
 	decode(t, upload(t, ts.URL+"/api/pkt", "bad.pkt", []byte("0 bogus(")), 400, &e)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -70,6 +71,12 @@ type pageState struct {
 	Panel   [2]string `json:"panel"`   // the state written in each end's card
 	Now     int       `json:"now"`     // ladder segments highlighted
 	Counter string    `json:"counter"`
+	// Cwnd are the cwnd cells of the segments table; EndCwnd the cwnd in
+	// each end's card (data-cwnd), Vars its text.
+	Cwnd     []string  `json:"cwnd"`
+	EndCwnd  [2]string `json:"end_cwnd"`
+	Vars     [2]string `json:"vars"`
+	CwndNote string    `json:"cwnd_note"`
 }
 
 const readState = `(() => {
@@ -80,6 +87,10 @@ const readState = `(() => {
     panel: [document.querySelector('#end-0 .state').textContent, document.querySelector('#end-1 .state').textContent],
     now: document.querySelectorAll('#ladder .msg.now').length,
     counter: document.querySelector('#counter').textContent,
+    cwnd: Array.from(document.querySelectorAll('#segments td.cwnd')).map(td => td.textContent),
+    end_cwnd: [0, 1].map(s => document.querySelector('#end-' + s + ' .vars').dataset.cwnd || ''),
+    vars: [0, 1].map(s => document.querySelector('#end-' + s + ' .vars').textContent),
+    cwnd_note: document.querySelector('#cwnd-note').textContent,
   };
 })()`
 
@@ -199,6 +210,25 @@ func TestBrowserSimultaneousClose(t *testing.T) {
 	if cur.Diagram != [2]string{"CLOSING", "CLOSING"} || !strings.HasPrefix(cur.Counter, fmt.Sprintf("step %d /", closing)) || cur.Now == 0 {
 		t.Errorf("link to step %d: %+v", closing, cur)
 	}
+	// Beside the ladder: each segment's seq, ack, window and its sender's
+	// cwnd, a number from the engine; each end's cwnd in its card.
+	numeric := regexp.MustCompile(`^[1-9][0-9]*$`)
+	if len(cur.Cwnd) == 0 {
+		t.Errorf("step %d shows no segment", closing)
+	}
+	for _, c := range cur.Cwnd {
+		if !numeric.MatchString(c) {
+			t.Errorf("step %d: cwnd cell %q is not a number", closing, c)
+		}
+	}
+	for s := 0; s < 2; s++ {
+		if !numeric.MatchString(cur.EndCwnd[s]) || !strings.HasPrefix(cur.Vars[s], "cwnd "+cur.EndCwnd[s]+",") {
+			t.Errorf("step %d: end %d shows cwnd %q: %q", closing, s, cur.EndCwnd[s], cur.Vars[s])
+		}
+	}
+	if !strings.Contains(cur.CwndNote, "congestion window in segments") {
+		t.Errorf("cwnd note %q", cur.CwndNote)
+	}
 	path := screenshot(t, ctx, "simultaneous-close.png")
 	if *updateScreenshot {
 		data, _ := os.ReadFile(path)
@@ -241,6 +271,18 @@ func TestBrowserCaptureUpload(t *testing.T) {
 	}
 	if !strings.Contains(notes, "TIME_WAIT") {
 		t.Errorf("notes %q", notes)
+	}
+	// A capture cannot show cwnd: the page says so rather than invent one.
+	if len(st.Cwnd) == 0 {
+		t.Error("the last step shows no segment")
+	}
+	for _, c := range st.Cwnd {
+		if c != "?" {
+			t.Errorf("a capture's cwnd cell shows %q", c)
+		}
+	}
+	if st.EndCwnd != [2]string{"", ""} || !strings.HasPrefix(st.Vars[0], "cwnd unknown") || !strings.Contains(st.CwndNote, "cannot show it") {
+		t.Errorf("capture's cwnd: %q %q %q", st.EndCwnd, st.Vars, st.CwndNote)
 	}
 	screenshot(t, ctx, "capture.png")
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/synfin/synfin/tcp"
@@ -35,6 +36,23 @@ type View struct {
 	// Notes are things worth knowing about the whole view (capture
 	// warnings, a packetdrill failure).
 	Notes []string `json:"notes,omitempty"`
+	// CwndSource says where the congestion windows come from: "engine"
+	// (a tour scenario: synfin's tcp_info) or "capture" (unknown: packets
+	// do not carry cwnd); CwndNote says it in words.
+	CwndSource string `json:"cwnd_source"`
+	CwndNote   string `json:"cwnd_note"`
+	// InitialEnds are the ends' variables before the first step.
+	InitialEnds [2]EndVars `json:"initial_ends"`
+}
+
+// EndVars is what is known of one end's variables after a step.
+type EndVars struct {
+	// Cwnd is the congestion window in segments, nil when unknown (a
+	// capture, or an end without a connection).
+	Cwnd *uint32 `json:"cwnd"`
+	// Text is the line the page shows: "cwnd 10, ssthresh ∞, in flight 0
+	// (segments); SND.UNA ...", or what a capture shows.
+	Text string `json:"text"`
 }
 
 // Step is one instant of the ladder: what was sent, what arrived, which
@@ -53,6 +71,8 @@ type Step struct {
 	// boxes that show them (CLOSED has two: the top one and CLOSED_2).
 	States [2]string `json:"states"`
 	Nodes  [2]string `json:"nodes"`
+	// Ends are both ends' variables after the step.
+	Ends [2]EndVars `json:"ends"`
 }
 
 // Segment is a segment sent, arriving or lost at a step.
@@ -67,9 +87,12 @@ type Segment struct {
 	Ack   uint32 `json:"ack"`
 	Len   int    `json:"len"`
 	Win   uint16 `json:"win"`
-	// Cwnd is the sender's congestion window when the source knows it.
-	Cwnd *uint32 `json:"cwnd,omitempty"`
+	// Cwnd is the sender's congestion window in segments when the source
+	// knows it (null from a capture).
+	Cwnd *uint32 `json:"cwnd"`
 	Text string  `json:"text"`
+	// Rule is what the receiver made of the segment (RFC 9293 3.10.7...).
+	Rule string `json:"rule,omitempty"`
 }
 
 // Change is a state change of one end.
@@ -114,6 +137,70 @@ type source struct {
 	// causeNotes are appended to each side's change causes, in order.
 	causeNotes [2][]string
 	notes      []string
+	// vars are both ends' variables after each instant, from an engine;
+	// nil for a capture, whose ends' variables are worked out from the
+	// packets (capture).
+	vars    map[time.Duration][2]tour.Vars
+	capture bool
+}
+
+// engineVars describes an end's variables as its engine reported them.
+func engineVars(v tour.Vars) EndVars {
+	if !v.Known {
+		return EndVars{Text: "cwnd –: no connection"}
+	}
+	cw := v.Cwnd
+	ss := "∞"
+	if v.Ssthresh < tour.InfiniteSsthresh {
+		ss = fmt.Sprint(v.Ssthresh)
+	}
+	return EndVars{Cwnd: &cw, Text: fmt.Sprintf("cwnd %d, ssthresh %s, in flight %d (segments); SND.UNA %d, SND.NXT %d, RCV.NXT %d; SND.WND %d, RCV.WND %d",
+		v.Cwnd, ss, v.InFlight, v.SndUna, v.SndNxt, v.RcvNxt, v.SndWnd, v.RcvWnd)}
+}
+
+// seqLen is a message's length in sequence space.
+func seqLen(m viz.Message) uint32 {
+	n := uint32(m.Len)
+	if strings.Contains(m.Flags, "S") {
+		n++
+	}
+	if strings.Contains(m.Flags, "F") {
+		n++
+	}
+	return n
+}
+
+// observer follows what a capture shows of each end: the highest
+// sequence number it sent and the highest ACK that reached it.
+type observer struct {
+	sent, acked [2]uint32
+	has         [2]bool
+}
+
+func (o *observer) send(m viz.Message) {
+	s := int(m.From)
+	if end := m.Seq + seqLen(m); !o.has[s] || int32(end-o.sent[s]) > 0 {
+		o.sent[s], o.has[s] = end, true
+	}
+}
+
+func (o *observer) arrive(m viz.Message) {
+	s := 1 - int(m.From)
+	if !strings.Contains(m.Flags, ".") || m.Lost {
+		return
+	}
+	if int32(m.Ack-o.acked[s]) > 0 {
+		o.acked[s] = m.Ack
+	}
+}
+
+func (o *observer) vars(s int) EndVars {
+	t := "cwnd unknown: packets do not carry it"
+	if o.has[s] {
+		fl := int32(o.sent[s] - o.acked[s])
+		t += fmt.Sprintf("; %d bytes sent and not yet acknowledged, as the packets show", max(fl, 0))
+	}
+	return EndVars{Text: t}
 }
 
 func secs(d time.Duration) string {
@@ -140,6 +227,18 @@ func build(src source) *View {
 		}
 		v.Initial[s] = state[s].String()
 		v.InitialNodes[s] = state[s].String()
+	}
+	if src.capture {
+		v.CwndSource = "capture"
+		v.CwndNote = "cwnd (the congestion window) lives inside each end: packets do not carry it, so a capture cannot show it. " +
+			"Seq, ack and window are the packets' own fields (relative sequence numbers)."
+		var o observer
+		v.InitialEnds = [2]EndVars{o.vars(0), o.vars(1)}
+	} else {
+		v.CwndSource = "engine"
+		v.CwndNote = "cwnd is each end's congestion window in segments, from synfin's engine (tcp_info) as it ran; " +
+			"a segment's cwnd is its sender's when it sent it."
+		v.InitialEnds = [2]EndVars{engineVars(tour.Vars{}), engineVars(tour.Vars{})}
 	}
 	v.LadderSVG = viz.LadderSVG(l)
 	v.DiagramSVG = viz.StateDiagram(src.paths...).SVG()
@@ -190,17 +289,33 @@ func build(src source) *View {
 		sort.SliceStable(order[s], func(a, b int) bool { return steps[order[s][a]].Time < steps[order[s][b]].Time })
 	}
 	next := [2]int{} // next change of each side, in order[side]
+	changesAt := func(s int, t time.Duration) bool {
+		for _, vs := range sideSteps[s] {
+			if vs.Time == t {
+				return true
+			}
+		}
+		return false
+	}
+	var obs observer
+	var ends [2]EndVars = v.InitialEnds
 	for i, t := range times {
 		st := Step{N: i + 1, TimeNS: int64(t), Time: secs(t)}
 		st.Events = append(st.Events, src.words[t]...)
 		for mi, m := range l.Messages {
 			seg := func(ev string) Segment {
-				return Segment{Index: mi, Event: ev, From: int(m.From), Flags: m.Flags, Seq: m.Seq, Ack: m.Ack,
-					Len: m.Len, Win: m.Win, Text: viz.MessageText(m)}
+				g := Segment{Index: mi, Event: ev, From: int(m.From), Flags: m.Flags, Seq: m.Seq, Ack: m.Ack,
+					Len: m.Len, Win: m.Win, Text: viz.MessageText(m), Rule: m.Rule}
+				if m.CwndKnown {
+					cw := m.Cwnd
+					g.Cwnd = &cw
+				}
+				return g
 			}
 			if m.Time == t {
 				st.Segments = append(st.Segments, seg("sent"))
 				st.Events = append(st.Events, fmt.Sprintf("%s sends %s", v.Names[m.From], viz.MessageText(m)))
+				obs.send(m)
 			}
 			if m.Arrive == t {
 				if m.Lost {
@@ -208,10 +323,22 @@ func build(src source) *View {
 					st.Events = append(st.Events, fmt.Sprintf("%s's %s is lost", v.Names[m.From], viz.MessageText(m)))
 				} else {
 					st.Segments = append(st.Segments, seg("arrived"))
-					st.Events = append(st.Events, fmt.Sprintf("%s receives %s", v.Names[1-m.From], viz.MessageText(m)))
+					ev := fmt.Sprintf("%s receives %s", v.Names[1-m.From], viz.MessageText(m))
+					// A state change names its own rule below.
+					if m.Rule != "" && !changesAt(1-int(m.From), t) {
+						ev += ": " + m.Rule
+					}
+					st.Events = append(st.Events, ev)
+					obs.arrive(m)
 				}
 			}
 		}
+		if src.capture {
+			ends = [2]EndVars{obs.vars(0), obs.vars(1)}
+		} else if vs, ok := src.vars[t]; ok {
+			ends = [2]EndVars{engineVars(vs[0]), engineVars(vs[1])}
+		}
+		st.Ends = ends
 		for s := 0; s < 2; s++ {
 			for next[s] < len(order[s]) && sideSteps[s][order[s][next[s]]].Time == t {
 				idx := order[s][next[s]]
@@ -247,10 +374,16 @@ func ScenarioView(name string) (*View, error) {
 		return nil, err
 	}
 	words := map[time.Duration][]string{}
+	vars := map[time.Duration][2]tour.Vars{}
 	for _, st := range tr.Steps {
+		vars[st.At] = st.Vars
 		if st.Kind == tour.CallStep || st.Kind == tour.TimerStep {
-			if st.Text != "" {
-				words[st.At] = append(words[st.At], tr.Names[st.Side]+": "+st.Text)
+			text := st.Text
+			if st.Kind == tour.TimerStep && st.Rule != "" && len(st.Changes) == 0 {
+				text = st.Rule // names the timer, and says what it did
+			}
+			if text != "" {
+				words[st.At] = append(words[st.At], tr.Names[st.Side]+": "+text)
 			}
 		}
 		for _, n := range st.Notes {
@@ -259,7 +392,7 @@ func ScenarioView(name string) (*View, error) {
 	}
 	return build(source{
 		id: "scenario=" + tr.Name, title: tr.Name + ": " + tr.Title, desc: tr.Description,
-		ladder: tr.Ladder(), paths: tr.Paths(), words: words,
+		ladder: tr.Ladder(), paths: tr.Paths(), words: words, vars: vars,
 	}), nil
 }
 
@@ -284,6 +417,6 @@ func ConnView(id string, c *trace.Conn, warnings []string) *View {
 		id: id, title: l.Title,
 		desc: fmt.Sprintf("Reconstructed from a capture taken near %s: states caused by sending are observed, "+
 			"those caused by receiving are inferred.", c.Vantage.Near),
-		ladder: l, paths: c.Paths(), initial: c.Initial, causeNotes: notes, notes: vnotes,
+		ladder: l, paths: c.Paths(), initial: c.Initial, causeNotes: notes, notes: vnotes, capture: true,
 	})
 }

@@ -48,6 +48,9 @@ func randOptions(r *rand.Rand, syn bool) TCPOptions {
 			o.HasWScale = true
 			o.WScale = uint8(r.Intn(MaxWScale + 1))
 		}
+		if r.Intn(3) == 0 {
+			o.FastOpen = randFastOpen(r)
+		}
 		return o
 	}
 	limit := MaxSACKBlocks
@@ -59,6 +62,17 @@ func randOptions(r *rand.Rand, syn bool) TCPOptions {
 		o.SACKBlocks[i] = SACKBlock{r.Uint32(), r.Uint32()}
 	}
 	return o
+}
+
+// randFastOpen returns a valid Fast Open option (RFC 7413 4.1.1): a
+// cookie request or a cookie of 4 to 16 octets, of even length, either kind.
+func randFastOpen(r *rand.Rand) FastOpen {
+	f := FastOpen{Present: true, Exp: r.Intn(2) == 0}
+	if r.Intn(3) != 0 {
+		f.Len = uint8(2 * (2 + r.Intn(7)))
+		r.Read(f.Cookie[:f.Len])
+	}
+	return f
 }
 
 func randFlags(r *rand.Rand) TCPFlags {
@@ -96,6 +110,23 @@ func optionsFromGopacket(t *testing.T, opts []layers.TCPOption) TCPOptions {
 		case layers.TCPOptionKindTimestamps:
 			o.HasTimestamps = true
 			o.TSVal, o.TSEcr = binary.BigEndian.Uint32(d), binary.BigEndian.Uint32(d[4:])
+		case 34, 254:
+			// RFC 7413 4.1.1: an even cookie of 4 to 16 octets, or none;
+			// kind 254 (RFC 6994) only with the magic 0xF989.
+			exp := op.OptionType == 254
+			if exp {
+				if len(d) < 2 || d[0] != 0xf9 || d[1] != 0x89 {
+					o.Unknown++
+					continue
+				}
+				d = d[2:]
+			}
+			if len(d) != 0 && (len(d) < 4 || len(d) > 16 || len(d)%2 == 1) {
+				o.Unknown++
+				continue
+			}
+			o.FastOpen = FastOpen{Present: true, Exp: exp, Len: uint8(len(d))}
+			copy(o.FastOpen.Cookie[:], d)
 		default:
 			o.Unknown++
 		}
@@ -246,7 +277,7 @@ func randGopacketOptions(r *rand.Rand) ([]layers.TCPOption, TCPOptions) {
 		return b
 	}
 	for range r.Intn(10) {
-		switch r.Intn(8) {
+		switch r.Intn(9) {
 		case 0:
 			add(layers.TCPOption{OptionType: layers.TCPOptionKindNop})
 		case 1:
@@ -281,7 +312,7 @@ func randGopacketOptions(r *rand.Rand) ([]layers.TCPOption, TCPOptions) {
 			}
 		case 6:
 			// Unknown kinds: obsolete ones and experiments (RFC 6994).
-			kinds := []layers.TCPOptionKind{6, 7, 9, 14, 19, 28, 34, 253, 254}
+			kinds := []layers.TCPOptionKind{6, 7, 9, 14, 19, 28, 253}
 			data := make([]byte, r.Intn(6))
 			r.Read(data)
 			if add(layers.TCPOption{OptionType: kinds[r.Intn(len(kinds))], OptionData: data}) {
@@ -291,6 +322,31 @@ func randGopacketOptions(r *rand.Rand) ([]layers.TCPOption, TCPOptions) {
 			// An EOL ends the list; what follows it is never looked at.
 			add(layers.TCPOption{OptionType: layers.TCPOptionKindEndList})
 			return list, want
+		case 8:
+			// Fast Open (RFC 7413 4.1.1), either kind, with cookies of
+			// any length: only even ones of 4 to 16 octets, or none, are
+			// Fast Open options; the rest, and kind 254 without the
+			// magic, are unknown.
+			exp := r.Intn(2) == 0
+			c := make([]byte, r.Intn(19))
+			r.Read(c)
+			data, kind := c, layers.TCPOptionKind(34)
+			if exp {
+				kind = 254
+				data = append([]byte{0xf9, 0x89}, c...)
+				if r.Intn(8) == 0 {
+					data[1] = 0x88
+				}
+			}
+			if add(layers.TCPOption{OptionType: kind, OptionData: data}) {
+				valid := len(c) == 0 || len(c) >= 4 && len(c) <= 16 && len(c)%2 == 0
+				if valid && (!exp || data[1] == 0x89) {
+					want.FastOpen = FastOpen{Present: true, Exp: exp, Len: uint8(len(c))}
+					copy(want.FastOpen.Cookie[:], c)
+				} else {
+					want.Unknown++
+				}
+			}
 		}
 	}
 	return list, want

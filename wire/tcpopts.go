@@ -14,6 +14,15 @@ const (
 	OptTimestamps    = 8 // Timestamps (RFC 7323 3)
 )
 
+// The TCP Fast Open option (RFC 7413 4.1.1) and its experimental form
+// (RFC 6994: the shared experimental kind with a magic number), which
+// Linux still sends when a peer answers only to that.
+const (
+	OptFastOpen     = 34
+	OptExperimental = 254
+	FastOpenMagic   = 0xF989
+)
+
 // The fixed lengths of the known options, kind and length octets included.
 const (
 	optLenMSS        = 4
@@ -37,7 +46,10 @@ const MaxWScale = 14
 // not know is skipped by its length octet and counted in o.Unknown
 // (MUST-68). The known kinds are MSS (2, length 4), Window Scale (3, length
 // 3), SACK-Permitted (4, length 2), SACK (5, length 2+8n with n >= 1) and
-// Timestamps (8, length 10). A window scale shift above 14 is clamped to 14
+// Timestamps (8, length 10), and TCP Fast Open (34, or 254 with the magic
+// 0xF989; RFC 7413 4.1.1) whose cookie is empty or 4 to 16 octets of even
+// length: any other Fast Open option is counted as unknown, as Linux
+// ignores it. A window scale shift above 14 is clamped to 14
 // and o.WScaleClamped set, so the caller can log it (RFC 7323 2.3). A SACK
 // option with more than MaxSACKBlocks blocks keeps the first ones. If an
 // option appears twice, the last one wins.
@@ -112,11 +124,70 @@ func ParseTCPOptions(b []byte, o *TCPOptions) error {
 			o.HasTimestamps = true
 			o.TSVal = binary.BigEndian.Uint32(opt[2:6])
 			o.TSEcr = binary.BigEndian.Uint32(opt[6:10])
+		case OptFastOpen:
+			if !parseFastOpen(opt[2:], false, &o.FastOpen) {
+				o.Unknown++
+			}
+		case OptExperimental:
+			if n < 4 || binary.BigEndian.Uint16(opt[2:4]) != FastOpenMagic || !parseFastOpen(opt[4:], true, &o.FastOpen) {
+				o.Unknown++
+			}
 		default:
 			o.Unknown++
 		}
 	}
 	return nil
+}
+
+// parseFastOpen records a Fast Open option whose cookie is c, if the
+// cookie's length is valid (RFC 7413 4.1.1).
+func parseFastOpen(c []byte, exp bool, f *FastOpen) bool {
+	if len(c) != 0 && (len(c) < MinFastOpenCookie || len(c) > MaxFastOpenCookie || len(c)%2 != 0) {
+		return false
+	}
+	*f = FastOpen{Present: true, Exp: exp, Len: uint8(len(c))}
+	copy(f.Cookie[:], c)
+	return true
+}
+
+// fastOpenLen is how many octets the Fast Open option takes, padding
+// included (0 when absent), given the octets already used: it is left out
+// when it does not fit in the 40 octets, as Linux's tcp_syn_options does.
+func (o *TCPOptions) fastOpenLen(used int) int {
+	f := &o.FastOpen
+	if !f.Present {
+		return 0
+	}
+	n := 2 + len(f.Bytes())
+	if f.Exp {
+		n += 2
+	}
+	n = (n + 3) &^ 3
+	if used+n > MaxTCPOptionsLen {
+		return 0
+	}
+	return n
+}
+
+// appendFastOpen appends the Fast Open option, padded with NOPs to a
+// multiple of 4 octets as Linux pads it (tcp_options_write).
+func appendFastOpen(dst []byte, o *TCPOptions, used int) []byte {
+	if o.fastOpenLen(used) == 0 {
+		return dst
+	}
+	f := &o.FastOpen
+	c := f.Bytes()
+	start := len(dst)
+	if f.Exp {
+		dst = append(dst, OptExperimental, byte(4+len(c)), FastOpenMagic>>8, FastOpenMagic&0xff)
+	} else {
+		dst = append(dst, OptFastOpen, byte(2+len(c)))
+	}
+	dst = append(dst, c...)
+	for (len(dst)-start)%4 != 0 {
+		dst = append(dst, OptNOP)
+	}
+	return dst
 }
 
 // sackBlocksToSend is how many of o's SACK blocks a non-SYN segment carries:
@@ -153,7 +224,7 @@ func (o *TCPOptions) Len(syn bool) int {
 		if o.HasWScale {
 			n += 4
 		}
-		return n
+		return n + o.fastOpenLen(n)
 	}
 	if o.HasTimestamps {
 		n += 12
@@ -161,7 +232,7 @@ func (o *TCPOptions) Len(syn bool) int {
 	if k := o.sackBlocksToSend(); k > 0 {
 		n += 4 + 8*k
 	}
-	return n
+	return n + o.fastOpenLen(n)
 }
 
 // AppendTCPOptions appends the encoding of o to dst and returns the extended
@@ -188,9 +259,14 @@ func (o *TCPOptions) Len(syn bool) int {
 // as many blocks as fit beside the timestamps (3 with them, 4 without; RFC
 // 2018 3). MSS, SACK-Permitted and Window Scale are not written.
 //
+// Either way a Fast Open option (o.FastOpen) comes last, as in Linux's
+// tcp_options_write: "34 len <cookie>" or "254 len f9 89 <cookie>", padded
+// with NOPs to a multiple of 4 octets, and left out if it does not fit.
+//
 // o.WScale is written as it is, even above 14, so that tests can send what a
 // misbehaving peer would. o.Unknown is ignored.
 func AppendTCPOptions(dst []byte, o *TCPOptions, syn bool) []byte {
+	start := len(dst)
 	if syn {
 		if o.HasMSS {
 			dst = append(dst, OptMSS, optLenMSS, byte(o.MSS>>8), byte(o.MSS))
@@ -208,7 +284,7 @@ func AppendTCPOptions(dst []byte, o *TCPOptions, syn bool) []byte {
 		if o.HasWScale {
 			dst = append(dst, OptNOP, OptWScale, optLenWScale, o.WScale)
 		}
-		return dst
+		return appendFastOpen(dst, o, len(dst)-start)
 	}
 	if o.HasTimestamps {
 		dst = append(dst, OptNOP, OptNOP)
@@ -221,7 +297,7 @@ func AppendTCPOptions(dst []byte, o *TCPOptions, syn bool) []byte {
 			dst = binary.BigEndian.AppendUint32(dst, blk.Right)
 		}
 	}
-	return dst
+	return appendFastOpen(dst, o, len(dst)-start)
 }
 
 // appendTimestamps appends the kind, length, TSval and TSecr of the

@@ -50,6 +50,27 @@ var optionLayouts = []struct {
 		TCPOptions{NumSACK: 4, SACKBlocks: [4]SACKBlock{{1, 2}, {3, 4}, {5, 6}, {0xfffffff0, 0x10}}}, false,
 		"01010522 00000001 00000002 00000003 00000004 00000005 00000006 fffffff0 00000010"},
 	{"ack nothing", TCPOptions{}, false, ""},
+	// RFC 7413 4.1.1, Linux's layout: the Fast Open option last, NOP-padded.
+	{"syn mss,nop,nop,sackOK,nop,wscale,FO,nop,nop (cookie request)",
+		TCPOptions{HasMSS: true, MSS: 1460, SACKPermitted: true, HasWScale: true, WScale: 8, FastOpen: FastOpen{Present: true}},
+		true, "020405b4 | 01010402 | 01030308 | 2202 0101"},
+	{"syn mss,sackOK,TS,nop,wscale,FO cookie8,nop,nop",
+		TCPOptions{HasMSS: true, MSS: 1460, SACKPermitted: true, HasTimestamps: true, TSVal: 1, HasWScale: true, WScale: 8,
+			FastOpen: FastOpen{Present: true, Len: 8, Cookie: [16]byte{0x30, 0x21, 0xb9, 0xd8, 0x89, 0x01, 0x7e, 0xeb}}},
+		true, "020405b4 | 0402080a 00000001 00000000 | 01030308 | 220a 3021b9d8 89017eeb 0101"},
+	{"syn-ack mss,FO cookie6 (no padding)",
+		TCPOptions{HasMSS: true, MSS: 1240, FastOpen: FastOpen{Present: true, Len: 6, Cookie: [16]byte{0xaa, 0xaa, 0xbb, 0xbb, 0xcc, 0xcc}}},
+		true, "020404d8 | 2208 aaaabbbb cccc"},
+	{"syn mss,nop,nop,sackOK,nop,wscale,FOEXP (experimental cookie request)",
+		TCPOptions{HasMSS: true, MSS: 1460, SACKPermitted: true, HasWScale: true, WScale: 8, FastOpen: FastOpen{Present: true, Exp: true}},
+		true, "020405b4 | 01010402 | 01030308 | fe04f989"},
+	{"syn-ack FOEXP cookie4",
+		TCPOptions{FastOpen: FastOpen{Present: true, Exp: true, Len: 4, Cookie: [16]byte{0x12, 0x34, 0xab, 0xcd}}},
+		true, "fe08f989 1234abcd"},
+	{"syn TS,wscale,FO cookie16 fills the 40 octets",
+		TCPOptions{HasMSS: true, MSS: 1460, SACKPermitted: true, HasTimestamps: true, HasWScale: true, WScale: 8,
+			FastOpen: FastOpen{Present: true, Len: 16, Cookie: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}},
+		true, "020405b4 | 0402080a 00000000 00000000 | 01030308 | 2212 01020304 05060708 090a0b0c 0d0e0f10 0101"},
 }
 
 func TestAppendTCPOptionsLayouts(t *testing.T) {
@@ -145,6 +166,17 @@ func TestParseTCPOptions(t *testing.T) {
 			TCPOptions{NumSACK: 1, SACKBlocks: [4]SACKBlock{{9, 10}}}},
 		{"linux syn", "020405b4 0402080a 0001e240 00000000 01030307",
 			TCPOptions{HasMSS: true, MSS: 1460, SACKPermitted: true, HasTimestamps: true, TSVal: 123456, HasWScale: true, WScale: 7}},
+		// RFC 7413 4.1.1: a cookie is 4 to 16 octets of even length; Linux
+		// ignores Fast Open options with other lengths.
+		{"fast open cookie request", "2202 0101", TCPOptions{FastOpen: FastOpen{Present: true}}},
+		{"fast open cookie 4", "2206 00000000 0101", TCPOptions{FastOpen: FastOpen{Present: true, Len: 4}}},
+		{"fast open cookie of 2 octets is unknown", "2204 1122", TCPOptions{Unknown: 1}},
+		{"fast open cookie of 3 octets is unknown", "2205 112233 01", TCPOptions{Unknown: 1}},
+		{"fast open cookie of 18 octets is unknown", "2214 01234567 aabbccdd 01234567 01234567 afaf", TCPOptions{Unknown: 1}},
+		{"experimental fast open cookie request", "fe04f989", TCPOptions{FastOpen: FastOpen{Present: true, Exp: true}}},
+		{"experimental kind with another magic is unknown", "fe08f988 1234abcd", TCPOptions{Unknown: 1}},
+		{"experimental fast open cookie", "fe0cf989 01234567 89abcdef",
+			TCPOptions{FastOpen: FastOpen{Present: true, Exp: true, Len: 8, Cookie: [16]byte{1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,6 +75,9 @@ type TCPOptions struct {
 	NumSACK    int // number of valid entries in SACKBlocks
 	SACKBlocks [MaxSACKBlocks]SACKBlock
 
+	// FastOpen is the TCP Fast Open cookie option (RFC 7413 4.1.1).
+	FastOpen FastOpen
+
 	// Unknown counts the options that were skipped by their length field
 	// because they are not understood (RFC 9293 3.1, MUST-68).
 	Unknown int
@@ -86,3 +89,28 @@ func (o *TCPOptions) SACK() []SACKBlock {
 	n := min(max(o.NumSACK, 0), MaxSACKBlocks)
 	return o.SACKBlocks[:n]
 }
+
+// MaxFastOpenCookie and MinFastOpenCookie bound the length of a Fast Open
+// cookie (RFC 7413 4.1.1: 4 to 16 octets, and an even number).
+const (
+	MinFastOpenCookie = 4
+	MaxFastOpenCookie = 16
+)
+
+// FastOpen is the TCP Fast Open option (RFC 7413 4.1.1): kind 34, or the
+// experimental form Linux still speaks, kind 254 with the magic number
+// 0xF989 (RFC 6994). An option without a cookie requests one.
+type FastOpen struct {
+	// Present reports that the segment carries the option.
+	Present bool
+	// Exp selects the experimental encoding (kind 254, magic 0xF989).
+	Exp bool
+	// Len is the cookie's length in octets: 0 (a cookie request) or
+	// MinFastOpenCookie..MaxFastOpenCookie.
+	Len    uint8
+	Cookie [MaxFastOpenCookie]byte
+}
+
+// Bytes returns the cookie (empty for a request). A Len beyond
+// MaxFastOpenCookie is clamped, so a corrupt value cannot make it panic.
+func (f *FastOpen) Bytes() []byte { return f.Cookie[:min(int(f.Len), MaxFastOpenCookie)] }

@@ -238,7 +238,8 @@ func TestTourFormats(t *testing.T) {
 		t.Fatalf("text: exit %d %s", code, errOut)
 	}
 	for _, w := range []string{"FIN_WAIT_1 -> CLOSING  [FIN arrived: ACK sent (RFC 9293 3.10.7.4, eighth check)]",
-		"--- the states simultaneous-close visits ---", "CLOSING (ss: CLOSING)", "TIME_WAIT (ss: TIME-WAIT)", "EADDRNOTAVAIL"} {
+		"--- the states simultaneous-close visits ---", "CLOSING (ss: CLOSING)", "TIME_WAIT (ss: TIME-WAIT)", "EADDRNOTAVAIL",
+		"  win  cwnd  options", "  502    10  TS 100/10"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("text lacks %q", w)
 		}
@@ -256,6 +257,14 @@ func TestTourFormats(t *testing.T) {
 	if n := strings.Count(svg, `class="msg"`); n != 7 {
 		t.Errorf("ladder has %d segments, want 7", n)
 	}
+	// Segments are labelled with seq, ack, window and their sender's cwnd,
+	// and their tooltips name the rule their receiver applied.
+	for _, w := range []string{">F. 1001:1001(0) ack 5001 win 502 cwnd 10</text>",
+		"arrives at 0.110 s: FIN arrived: ACK sent (RFC 9293 3.10.7.4, eighth check)</title>"} {
+		if !strings.Contains(svg, w) {
+			t.Errorf("svg lacks %q", w)
+		}
+	}
 	golden(t, "tour-simultaneous-close.svg.golden", svg)
 
 	code, page, errOut := runCLI("tour", "--state", "CLOSE_WAIT", "--format", "html")
@@ -265,7 +274,8 @@ func TestTourFormats(t *testing.T) {
 	if !strings.HasPrefix(page, "<!DOCTYPE html>") || strings.Contains(page, "<script") || strings.Contains(page, "<link") {
 		t.Error("not a self-contained page")
 	}
-	for _, w := range []string{`<section id="handshake-data-close">`, "<svg ", "CLOSE-WAIT", "application bug", "<pre>"} {
+	for _, w := range []string{`<section id="handshake-data-close">`, "<svg ", "CLOSE-WAIT", "application bug", "<pre>",
+		"= server: RFC 9293 3.10.7.4 seventh check: 15 bytes in order", " cwnd 10</text>", "seq, ack, window and cwnd"} {
 		if !strings.Contains(page, w) {
 			t.Errorf("html lacks %q", w)
 		}

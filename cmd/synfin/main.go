@@ -6,7 +6,7 @@
 //	synfin serve --tun NAME --addr CIDR [--host-addr CIDR] [--http ADDR --dir DIR] [--echo ADDR] [--discard ADDR] [--pcap FILE] [--debug ADDR]
 //	synfin get URL [-o FILE] --tun NAME --addr CIDR [--host-addr CIDR]
 //	synfin ss --from DEBUGADDR
-//	synfin trace FILE [--format text|svg|html|json]
+//	synfin trace FILE [--format text|svg|html|json] [--segments]
 //	synfin web [--listen 127.0.0.1:8080] [--allow-remote]
 //	synfin help [COMMAND]
 package main
@@ -41,7 +41,8 @@ Usage:
 
 Commands:
   tour    run two synfin engines, in memory and in virtual time, through scenarios
-          that together visit all eleven TCP states, printing every segment
+          that together visit all eleven TCP states, printing every segment with
+          both ends' states, its sender's cwnd and the RFC rule it met
   serve   run a synfin host on a TUN device: HTTP file server, echo, discard, debug endpoint
   get     download a URL with net/http over synfin on a TUN device
   ss      show the sockets table of a running synfin serve, like ss -tan

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/synfin/synfin/internal/progress"
 	"github.com/synfin/synfin/pktdrill"
 	"github.com/synfin/synfin/pktdrill/runner"
 )
@@ -96,15 +97,6 @@ func findScripts(paths []string) ([]string, error) {
 		out = append(out, found...)
 	}
 	return out, nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // oneLine puts a (multi-line) message on one line.
@@ -200,7 +192,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	term := isTerminal(stdout)
+	bar := progress.NewLine(stdout) // the status line, on a terminal only
+	term := bar.Active()
 	start := time.Now()
 	results := make([]*runner.Result, len(files))
 	attempts := make([]int, len(files))
@@ -220,7 +213,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		if len(line) > 150 {
 			line = line[:147] + "..."
 		}
-		fmt.Fprintf(stdout, "\r\033[K%s", line)
+		bar.Show(line)
 	}
 	report := func(res *runner.Result, tries int) {
 		retried := ""
@@ -240,7 +233,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			skipped++
 		}
 		if term {
-			fmt.Fprint(stdout, "\r\033[K")
+			bar.Clear()
 			switch res.Status {
 			case runner.Fail:
 				if *verbose {
@@ -297,9 +290,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	close(work)
 	wg.Wait()
 	elapsed := time.Since(start)
-	if term {
-		fmt.Fprint(stdout, "\r\033[K")
-	}
+	bar.Clear()
 	if ctx.Err() != nil {
 		fmt.Fprintf(stdout, "interrupted after %d of %d scripts\n", done, len(files))
 	}

@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/synfin/synfin/internal/progress"
 	"github.com/synfin/synfin/trace"
 )
 
-const traceUsage = `Usage: synfin trace FILE [--format text|svg|html|json] [--half-close DURATION]
+// traceClock is the progress bar's clock: nil is time.Now; tests replace it.
+var traceClock func() time.Time
+
+const traceUsage = `Usage: synfin trace FILE [--format text|svg|html|json] [--segments] [--half-close DURATION]
 
 Reads a pcap or pcapng capture (Ethernet, raw IP, Linux cooked SLL or SLL2;
 IPv4 and IPv6), groups TCP segments into connections and reconstructs both
@@ -18,7 +24,10 @@ ends' RFC 9293 states from the packets alone, as an observer at the capture
 point. Each state change names its rule and says how it is known (observed,
 confirmed, inferred, assumed). Anomalies: RSTs, retransmissions, reordering,
 zero windows, connections left open, long half-closes, TIME_WAIT, unanswered
-SYNs. FILE "-" reads standard input.
+SYNs. FILE "-" reads standard input. --segments lists every segment in the
+text report with what the packets show it to be and the rule it meets at its
+receiver (cwnd is not in the packets: no capture can show it). On a terminal,
+a progress bar on standard error follows the bytes read.
 
 Flags:
 `
@@ -28,6 +37,7 @@ func runTrace(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output `FORMAT`: text, svg, html or json")
 	halfClose := fs.Duration("half-close", 0, "report a half-close longer than `DURATION` (default 1s)")
+	segments := fs.Bool("segments", false, "list every segment with the rule it meets (text format)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), traceUsage)
 		fs.PrintDefaults()
@@ -63,6 +73,8 @@ func runTrace(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	var in io.Reader = os.Stdin
+	var size int64 // 0: unknown
+	name := "standard input"
 	if file != "-" {
 		f, err := os.Open(file)
 		if err != nil {
@@ -70,9 +82,17 @@ func runTrace(args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 		defer f.Close()
-		in = f
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		in, name = f, filepath.Base(file)
 	}
-	a, err := trace.Read(in, trace.Options{HalfClose: *halfClose})
+	// A large capture takes a while: a bar on a terminal shows the bytes
+	// read, then the analysis.
+	bar := progress.NewBar(stderr, "reading "+name, size)
+	bar.Now, bar.Bytes = traceClock, true
+	a, err := trace.Read(bar.Reader(in, "analysing "+name), trace.Options{HalfClose: *halfClose})
+	bar.Done()
 	if err != nil {
 		fmt.Fprintf(stderr, "synfin trace: %s: %v\n", file, err)
 		return exitFail
@@ -85,7 +105,7 @@ func runTrace(args []string, stdout, stderr io.Writer) int {
 	case "html":
 		err = trace.WriteHTML(stdout, a)
 	default:
-		err = trace.WriteText(stdout, a)
+		err = trace.WriteTextWith(stdout, a, trace.TextOptions{Segments: *segments})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "synfin trace: %v\n", err)

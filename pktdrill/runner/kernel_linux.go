@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,15 @@ import (
 // process left in it, holding a TUN device tun0 (IFF_VNET_HDR with TSO
 // offloads, so the kernel hands over TSO super-packets as it does to
 // packetdrill) with the local address (192.168.0.1/16), loopback up and a
-// route for the remote prefix (192.0.2.0/24 via 192.168.0.1). System calls
+// route for the remote prefix (192.0.2.0/24 via 192.168.0.1). Timing is
+// packetdrill's: outbound packets are sniffed by a packet socket on tun0,
+// which stamps each with the time the kernel sent it and wakes the
+// runner's thread directly (tun0 itself is only drained), and waits for an
+// event sleep until 20 µs before it and spin the rest. Scripts time the
+// packets they inject from what they sniffed, and the kernel's RTT samples
+// follow: wake-up latencies of a few hundred microseconds were enough to
+// make RACK treat the ACK of a retransmission differently from run to run
+// (eor/no-coalesce-retrans.pkt failed a third of its runs). System calls
 // run for real on OS threads that have entered the namespace; blocking ones
 // are detected as packetdrill does (the thread sleeps in the call). Shell
 // commands run with sh inside the namespace, from the script's directory,
@@ -75,6 +84,9 @@ const (
 	tunFTSOECN         = 0x08
 	kernelMaxPacket    = 65536 + vnetHdrLen
 	kernelReadInterval = 50 // ms between checks for Close in the reader
+	// kernelSpin is how long before an event the runner stops sleeping
+	// and spins (packetdrill's MAX_SPIN_USECS).
+	kernelSpin = 20 * time.Microsecond
 )
 
 type kernelPacket struct {
@@ -92,6 +104,16 @@ type kernelInstance struct {
 	id    string    // per-run identifier for ${PPID} and PACKETDRILL_PID
 	mono0 int64     // CLOCK_MONOTONIC at time 0, ns
 	wall0 time.Time // the wall clock at time 0 (for SO_TIMESTAMPING)
+
+	// pktFD is a packet socket on tun0 that sniffs what the kernel sends,
+	// as packetdrill's does: each packet comes with the time the kernel
+	// handed it to the device, not the later time the runner got to it
+	// (-1: no packet socket; packets are then read from tunFD and stamped
+	// when read). Only the runner's thread reads it (NextPacket), into
+	// snifBuf and snifOOB.
+	pktFD            int
+	pktIfindex       int
+	snifBuf, snifOOB []byte
 
 	restoreSched func() // undoes the real-time priority of the caller's thread
 	hostNS       int    // the caller's thread's own namespace, to go back to
@@ -131,6 +153,7 @@ func (kernelTarget) Open(cfg *Config) (Instance, error) {
 		log:   cfg.Log,
 		nsFD:  -1,
 		tunFD: -1,
+		pktFD: -1,
 		id:    randomHex(4),
 		fds:   map[int]int{},
 		evfd:  -1,
@@ -286,6 +309,9 @@ func (k *kernelInstance) setup() error {
 			return err
 		}
 	}
+	if err := k.inNamespace(k.openSniffer); err != nil {
+		fmt.Fprintf(k.log, "kernel target: no packet socket on tun0 (%v); outbound packets are timed when read\n", err)
+	}
 	return k.writeDefaults()
 }
 
@@ -338,6 +364,10 @@ func (k *kernelInstance) teardown() {
 		unix.Close(k.tunFD)
 		k.tunFD = -1
 	}
+	if k.pktFD >= 0 {
+		unix.Close(k.pktFD)
+		k.pktFD = -1
+	}
 	if k.ns != "" {
 		// Kill what the script's commands left running in the namespace.
 		if out, err := exec.Command("ip", "netns", "pids", k.ns).Output(); err == nil {
@@ -375,8 +405,58 @@ func (k *kernelInstance) teardown() {
 	k.evMu.Unlock()
 }
 
-// reader reads the packets the kernel sends to tun0 and queues them with
-// the time they arrived.
+// openSniffer opens the packet socket that times outbound packets (run
+// inside the namespace). Like packetdrill, the runner takes the time of an
+// outbound packet from the kernel (the packet socket's timestamp, taken
+// when the packet is handed to tun0), because scripts time what they
+// inject relative to it: a packet stamped when a reader woke up and read
+// it is late by that latency, which the kernel then sees in its RTT
+// samples. (This made eor/no-coalesce-retrans.pkt flaky: RACK ignores the
+// ACK of a retransmission that comes back faster than the minimum RTT,
+// and whether it did depended on the reader's wake-up latency.)
+func (k *kernelInstance) openSniffer() error {
+	ifi, err := net.InterfaceByName("tun0")
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	if err != nil {
+		return fmt.Errorf("packet socket: %w", err)
+	}
+	fail := func(what string, err error) error {
+		unix.Close(fd)
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20); err != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return fail("SO_TIMESTAMPNS", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+		return fail("PACKET_AUXDATA", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+		return fail("bind to tun0", err)
+	}
+	// Anything queued before the bind may come from another device.
+	var b [1]byte
+	for {
+		if _, _, err := unix.Recvfrom(fd, b[:], unix.MSG_TRUNC); err != nil {
+			break
+		}
+	}
+	k.pktFD, k.pktIfindex = fd, ifi.Index
+	return nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// reader reads the packets the kernel sends to tun0 and, when there is no
+// packet socket, queues them with the time they were read. With a packet
+// socket it only drains tun0, as packetdrill does, so that the device's
+// queue never fills: the runner's thread reads the packet socket itself
+// (NextPacket), so that a packet it waits for wakes one thread, not two.
 func (k *kernelInstance) reader() {
 	defer k.readWG.Done()
 	// A thread of its own at real-time priority, so packets are stamped
@@ -409,17 +489,106 @@ func (k *kernelInstance) reader() {
 				k.setReadErr(err)
 				return
 			}
-			if m <= vnetHdrLen {
+			if m <= vnetHdrLen || k.pktFD >= 0 {
 				continue
 			}
 			pkt := append([]byte(nil), buf[vnetHdrLen:m]...)
 			completeChecksum(buf[:vnetHdrLen], pkt)
-			k.mu.Lock()
-			k.queue = append(k.queue, kernelPacket{pkt, at})
-			k.mu.Unlock()
-			k.signal()
+			k.push(pkt, at)
 		}
 	}
+}
+
+func (k *kernelInstance) push(pkt []byte, at time.Duration) {
+	k.mu.Lock()
+	k.queue = append(k.queue, kernelPacket{pkt, at})
+	k.mu.Unlock()
+	k.signal()
+}
+
+// readSniffer queues what the packet socket holds: outbound packets on
+// tun0, each with the kernel's timestamp turned into instance time.
+func (k *kernelInstance) readSniffer() error {
+	if k.snifBuf == nil {
+		k.snifBuf, k.snifOOB = make([]byte, kernelMaxPacket), make([]byte, 256)
+	}
+	buf, oob := k.snifBuf, k.snifOOB
+	for {
+		n, oobn, flags, from, err := unix.Recvmsg(k.pktFD, buf, oob, 0)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("packet socket: %w", err)
+		}
+		readAt := k.Now()
+		ll, ok := from.(*unix.SockaddrLinklayer)
+		if !ok || ll.Ifindex != k.pktIfindex || ll.Pkttype != unix.PACKET_OUTGOING || flags&unix.MSG_TRUNC != 0 || n == 0 {
+			continue
+		}
+		at, csumPending := readAt, false
+		if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, c := range cmsgs {
+				switch {
+				case c.Header.Level == unix.SOL_SOCKET && c.Header.Type == unix.SO_TIMESTAMPNS && len(c.Data) >= 16:
+					sec := int64(binary.NativeEndian.Uint64(c.Data[0:8]))
+					nsec := int64(binary.NativeEndian.Uint64(c.Data[8:16]))
+					at = k.fromRealtime(sec*1e9+nsec, readAt)
+				case c.Header.Level == unix.SOL_PACKET && c.Header.Type == unix.PACKET_AUXDATA && len(c.Data) >= 4:
+					csumPending = binary.NativeEndian.Uint32(c.Data[0:4])&unix.TP_STATUS_CSUMNOTREADY != 0
+				}
+			}
+		}
+		pkt := append([]byte(nil), buf[:n]...)
+		if csumPending {
+			completeL4Checksum(pkt)
+		}
+		k.push(pkt, at)
+	}
+}
+
+// fromRealtime converts a CLOCK_REALTIME timestamp (ns) to instance time,
+// through the current offset between the real-time and monotonic clocks.
+// A timestamp that does not fit (after readAt, or over a second before it:
+// the clock was stepped) gives readAt.
+func (k *kernelInstance) fromRealtime(real int64, readAt time.Duration) time.Duration {
+	var rt, mt unix.Timespec
+	unix.ClockGettime(unix.CLOCK_REALTIME, &rt)
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mt)
+	at := time.Duration(real - (rt.Nano() - mt.Nano()) - k.mono0)
+	if at > readAt || at < readAt-time.Second {
+		return readAt
+	}
+	return at
+}
+
+// completeL4Checksum fills in the TCP or UDP checksum of a packet whose
+// checksum the kernel left to the device (CHECKSUM_PARTIAL: the field
+// holds the pseudo-header sum).
+func completeL4Checksum(pkt []byte) {
+	var start, proto int
+	switch {
+	case len(pkt) >= 20 && pkt[0]>>4 == 4:
+		start, proto = int(pkt[0]&0x0f)*4, int(pkt[9])
+	case len(pkt) >= 40 && pkt[0]>>4 == 6:
+		start, proto = 40, int(pkt[6])
+	default:
+		return
+	}
+	off := 0
+	switch proto {
+	case 6:
+		off = 16
+	case 17:
+		off = 6
+	default:
+		return
+	}
+	if start+off+2 > len(pkt) {
+		return
+	}
+	sum := wire.Checksum(pkt[start:], 0)
+	binary.BigEndian.PutUint16(pkt[start+off:], wire.FoldChecksum(sum))
 }
 
 // completeChecksum fills in a checksum the kernel left to the device
@@ -461,14 +630,18 @@ func (k *kernelInstance) signal() {
 }
 
 // waitEvent waits until signal is called or until deadline (instance
-// time), whichever is first.
-func (k *kernelInstance) waitEvent(deadline time.Duration) {
+// time), whichever is first; with packets set, also until the packet
+// socket has something to read.
+func (k *kernelInstance) waitEvent(deadline time.Duration, packets bool) {
 	d := deadline - k.Now()
 	if d <= 0 {
 		return
 	}
 	ts := unix.NsecToTimespec(int64(d))
 	fds := []unix.PollFd{{Fd: int32(k.evfd), Events: unix.POLLIN}}
+	if packets && k.pktFD >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(k.pktFD), Events: unix.POLLIN})
+	}
 	unix.Ppoll(fds, &ts, nil)
 	var buf [8]byte
 	unix.Read(k.evfd, buf[:])
@@ -477,12 +650,21 @@ func (k *kernelInstance) waitEvent(deadline time.Duration) {
 func (k *kernelInstance) Now() time.Duration { return time.Duration(monotonic() - k.mono0) }
 
 // sleepUntil sleeps until t (instance time) in clock_nanosleep, on the
-// caller's (real-time, locked) thread, for precise event times.
+// caller's (real-time, locked) thread, for precise event times. Like
+// packetdrill's wait_for_event, it sleeps until shortly before t and spins
+// the rest, since a sleeping thread wakes up late by a varying amount.
 func (k *kernelInstance) sleepUntil(t time.Duration) {
-	abs := unix.NsecToTimespec(k.mono0 + int64(t))
-	for k.Now() < t {
+	abs := unix.NsecToTimespec(k.mono0 + int64(t-kernelSpin))
+	for {
+		now := k.Now()
+		if now >= t {
+			return
+		}
+		if t-now <= kernelSpin {
+			continue
+		}
 		if err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &abs, nil); err != nil && err != unix.EINTR {
-			time.Sleep(t - k.Now())
+			time.Sleep(t - kernelSpin - k.Now())
 		}
 	}
 }
@@ -494,6 +676,11 @@ func (k *kernelInstance) Advance(t time.Duration) error {
 
 func (k *kernelInstance) NextPacket(deadline time.Duration) ([]byte, time.Duration, bool, error) {
 	for {
+		if k.pktFD >= 0 {
+			if err := k.readSniffer(); err != nil {
+				return nil, 0, false, err
+			}
+		}
 		k.mu.Lock()
 		if len(k.queue) > 0 {
 			p := k.queue[0]
@@ -509,7 +696,7 @@ func (k *kernelInstance) NextPacket(deadline time.Duration) ([]byte, time.Durati
 		if k.Now() >= deadline {
 			return nil, 0, false, nil
 		}
-		k.waitEvent(deadline)
+		k.waitEvent(deadline, true)
 	}
 }
 
@@ -665,7 +852,7 @@ func (c *kernelCall) Wait(deadline time.Duration) (*SyscallResult, error) {
 		if c.k.Now() >= deadline {
 			return nil, nil
 		}
-		c.k.waitEvent(deadline)
+		c.k.waitEvent(deadline, false)
 	}
 }
 

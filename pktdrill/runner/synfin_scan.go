@@ -42,8 +42,7 @@ var synfinMissingNames = map[string]string{
 // (the backlog), so it is not listed.
 var synfinMissingInfo = []string{
 	"tcpi_busy_time", "tcpi_rwnd_limited", "tcpi_sndbuf_limited", "tcpi_delivery_rate",
-	"tcpi_pacing_rate", "tcpi_delivered", "tcpi_delivered_ce", "tcpi_dsack_dups",
-	"tcpi_reord_seen", "tcpi_rcv_ooopack", "tcpi_rcv_rtt", "tcpi_last_ack_sent",
+	"tcpi_pacing_rate", "tcpi_delivered", "tcpi_rcv_ooopack", "tcpi_rcv_rtt", "tcpi_last_ack_sent",
 	"tcpi_fackets", "tcpi_rehash", "tcpi_total_rto_recoveries", "tcpi_total_rto_time",
 }
 
@@ -65,21 +64,6 @@ func synfinScan(s *pktdrill.Script) error {
 			if n.UDP != nil {
 				found("UDP", "packet at "+n.Pos.String())
 			}
-			if n.IP != nil && n.IP.ECN != pktdrill.ECNUnset && n.IP.ECN != pktdrill.ECNNotECT {
-				found("ECN", "IP ECN codepoint at "+n.Pos.String())
-			}
-			if n.TCP != nil && n.TCP.Flags&(pktdrill.FlagECE|pktdrill.FlagCWR) != 0 {
-				found("ECN", "ECE/CWR flag at "+n.Pos.String())
-			}
-			if n.Direction == pktdrill.Inbound && n.TCP != nil && n.TCP.Options != nil {
-				for _, o := range n.TCP.Options.List {
-					if o.Kind == pktdrill.OptSACK {
-						// The engine ignores the peer's SACK blocks: no
-						// scoreboard, no SACK-based or RACK recovery.
-						found("SACK-based loss recovery (SACK scoreboard, RACK)", "inbound SACK blocks at "+n.Pos.String())
-					}
-				}
-			}
 		case *pktdrill.TCPOption:
 			switch n.Kind {
 			case pktdrill.OptFastOpen, pktdrill.OptFastOpenExp:
@@ -89,7 +73,7 @@ func synfinScan(s *pktdrill.Script) error {
 			}
 		case *pktdrill.Code:
 			for _, f := range synfinMissingInfo {
-				if strings.Contains(n.Text, f) {
+				if containsIdent(n.Text, f) {
 					found("tcp_info field "+f, "at "+n.Pos.String())
 				}
 			}
@@ -105,4 +89,24 @@ func synfinScan(s *pktdrill.Script) error {
 		return true
 	})
 	return err
+}
+
+// containsIdent reports whether text uses the identifier name, not merely
+// a longer one that starts with it (tcpi_delivered in tcpi_delivered_ce).
+func containsIdent(text, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], name)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(name)
+		if end == len(text) || !isIdentByte(text[end]) {
+			return true
+		}
+		i = end
+	}
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }

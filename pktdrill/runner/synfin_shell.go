@@ -226,8 +226,8 @@ func (in *synfinInstance) shellCommand(c shellCmd) error {
 		if strings.HasPrefix(c.redirect, "/proc/sys/") {
 			return in.sysctl(sysctlName(c.redirect), strings.Join(args, " "), false)
 		}
-		if strings.HasPrefix(c.redirect, "/sys/module/tcp_cubic/") {
-			return &UnsupportedError{Feature: "CUBIC congestion control", Detail: "tcp_cubic module parameters"}
+		if name, ok := strings.CutPrefix(c.redirect, "/sys/module/tcp_cubic/parameters/"); ok {
+			return in.cubicParam(name, strings.Join(args, " "))
 		}
 		return &UnsupportedError{Feature: "shell command echo", Detail: "writing " + c.redirect}
 	case base == "tc":
@@ -284,6 +284,22 @@ func (in *synfinInstance) ethtool(args []string) error {
 	return nil
 }
 
+// cubicParam writes one of tcp_cubic's module parameters
+// (/sys/module/tcp_cubic/parameters/NAME): like a sysctl, it applies to the
+// connections created afterwards.
+func (in *synfinInstance) cubicParam(name, value string) error {
+	c := &in.tcpCfg
+	if err := c.CongestionParams.Cubic.SetModuleParam(name, strings.TrimSpace(value)); err != nil {
+		return fmt.Errorf("echo > /sys/module/tcp_cubic/parameters/%s: %v", name, err)
+	}
+	if in.st != nil {
+		if err := in.st.SetConfig(*c); err != nil {
+			return fmt.Errorf("tcp_cubic %s=%s: %v", name, value, err)
+		}
+	}
+	return nil
+}
+
 // sysctlName turns /proc/sys/net/ipv4/tcp_x and net/ipv4/tcp_x into
 // net.ipv4.tcp_x.
 func sysctlName(k string) string {
@@ -316,6 +332,8 @@ func (in *synfinInstance) sysctlValue(name string) string {
 		return strconv.Itoa(c.SynRetries)
 	case "tcp_synack_retries":
 		return strconv.Itoa(c.SynackRetries)
+	case "tcp_ecn":
+		return strconv.Itoa(c.ECN)
 	}
 	for _, d := range PacketdrillDefaults {
 		if d.Name == name {
@@ -455,26 +473,37 @@ func (in *synfinInstance) sysctl(name, value string, fromDefaults bool) error {
 			}
 		})
 	case "net.ipv4.tcp_ecn":
-		// 0: never; 2 (Linux's default): only when the peer asks, which
-		// a script without ECN packets never does.
-		err = unsupported("ECN", is("0", "2"))
+		// 0 off, 1 request and accept, 2 accept only (RFC 3168); Linux
+		// 6.18's AccECN modes (3-5) are not implemented.
+		var v int
+		if v, err = one(); err == nil {
+			if v >= 0 && v <= 2 {
+				c.ECN = v
+			} else {
+				err = unsupported("AccECN (tcp_ecn 3..5)", nil)
+			}
+		}
+	case "net.ipv4.tcp_ecn_fallback":
+		err = set(func(v int) { c.ECNFallback = v != 0 })
 	case "net.ipv4.tcp_fastopen", "net.ipv4.tcp_fastopen_key", "net.ipv4.tcp_fastopen_blackhole_timeout_sec", "net.ipv4.tcp_fastopen_cookies":
 		err = unsupported("TCP Fast Open", func(v string) bool { return name == "net.ipv4.tcp_fastopen" && is("0")(v) })
 	case "net.ipv4.tcp_dsack":
-		err = unsupported("D-SACK", is("0"))
+		err = set(func(v int) { c.DSACK = v != 0 })
 	case "net.ipv4.tcp_fack":
 		err = unsupported("FACK", is("0"))
 	case "net.ipv4.tcp_frto":
-		err = unsupported("F-RTO", is("0"))
+		err = set(func(v int) { c.FRTO = v })
 	case "net.ipv4.tcp_reordering":
-		err = unsupported("tcp_reordering", is("3"))
+		err = set(func(v int) { c.Reordering = v })
+	case "net.ipv4.tcp_max_reordering":
+		err = set(func(v int) { c.MaxReordering = v })
 	case "net.ipv4.tcp_slow_start_after_idle":
 		// synfin never restarts the window after idle.
 		err = unsupported("slow start after idle", is("0"))
 	case "net.ipv4.tcp_early_retrans":
-		err = unsupported("tail loss probes (TLP)", is("0"))
+		err = set(func(v int) { c.EarlyRetrans = v })
 	case "net.ipv4.tcp_recovery":
-		err = unsupported("RACK loss detection", is("0"))
+		err = set(func(v int) { c.Recovery = v })
 	case "net.ipv4.tcp_tso_win_divisor", "net.ipv4.tcp_min_tso_segs":
 		// synfin sends MSS-sized segments and the runner joins them
 		// into the TSO packets a script expects: TSO sizing is not

@@ -67,9 +67,14 @@ type Sender struct {
 	// MinRTT is the smallest RTT seen, 0 before the first sample.
 	MinRTT time.Duration
 	// SndUna and SndNxt are the connection's SND.UNA and SND.NXT (RFC 9293
-	// 3.3.1). They let an algorithm delimit rounds: a round that started when
-	// SND.NXT was x ends when SND.UNA passes x (RFC 9406 4.2, HyStart++).
+	// 3.3.1; SndNxt is the highest sequence number sent, which a
+	// retransmission does not move back). They let an algorithm delimit
+	// rounds: a round that started when SND.NXT was x ends when SND.UNA
+	// passes x (RFC 9406 4.2, HyStart++).
 	SndUna, SndNxt uint32
+	// LastSend is when data was last sent before this transmission (Linux
+	// lsndtime), set for EventTxStart: Now - LastSend is the idle time.
+	LastSend time.Duration
 }
 
 // Event is something the engine tells an algorithm about through OnEvent.
@@ -89,9 +94,10 @@ const (
 	// everything outstanding when it began is acknowledged (RFC 6582 3.2
 	// step 3).
 	EventRecoveryEnd
-	// EventTxStart: the sender transmits after an idle period with nothing
-	// in flight (Linux CA_EVENT_TX_START). CUBIC uses it to shift its epoch
-	// so the idle time does not count as growth time.
+	// EventTxStart: the sender transmits new data with nothing in flight
+	// (Linux CA_EVENT_TX_START), after an idle period of Now - LastSend.
+	// CUBIC uses it to shift its epoch so the idle time does not count as
+	// growth time.
 	EventTxStart
 	// EventECE: an ACK carried ECN-Echo (RFC 3168 6.1.2). The engine reacts
 	// as to a loss, at most once per window; this is the notification.

@@ -9,7 +9,7 @@
     scenario: $("#scenario"), file: $("#file"), conn: $("#conn"), error: $("#error"),
     title: $("#title"), description: $("#description"), player: $("#player"),
     slider: $("#slider"), counter: $("#counter"), permalink: $("#permalink"), play: $("#play"),
-    ends: $("#ends"), segments: $("#segments"), events: $("#events"), notes: $("#notes"),
+    ends: $("#ends"), segments: $("#segments"), cwndNote: $("#cwnd-note"), events: $("#events"), notes: $("#notes"),
     ladder: $("#ladder"), diagram: $("#diagram"),
   };
   // The page's state: the view shown, where it came from, the step shown
@@ -97,6 +97,8 @@
       $(".name", e).textContent = v.names[s];
     }
     ui.notes.replaceChildren(...(v.notes || []).map(n => li(n)));
+    ui.cwndNote.textContent = v.cwnd_note || "";
+    document.body.dataset.cwnd = v.cwnd_source || "";
 
     // When each segment is sent and arrives, when each ladder state label
     // and each diagram transition happens.
@@ -233,10 +235,14 @@
     ui.counter.textContent = step ? "step " + n + " / " + v.steps.length + " at " + step.time + " s" : "start (" + v.steps.length + " steps)";
     const changed = [false, false];
     (step ? step.changes : []).forEach(c => { changed[c.side] = true; });
+    const ends = step ? step.ends : v.initial_ends;
     for (let s = 0; s < 2; s++) {
       const e = $("#end-" + s);
       $(".state", e).textContent = states[s];
       $(".meaning", e).textContent = v.guide[states[s]] || "";
+      const vars = $(".vars", e), ev = (ends && ends[s]) || { cwnd: null, text: "" };
+      vars.textContent = ev.text;
+      vars.dataset.cwnd = ev.cwnd ?? "";
       e.classList.toggle("changed", changed[s]);
       e.dataset.state = states[s];
     }
@@ -245,11 +251,17 @@
     $("tbody", ui.segments).replaceChildren(...segs.map(g => {
       const tr = document.createElement("tr");
       const dir = v.names[g.from] + " → " + v.names[1 - g.from];
-      [g.event, dir, g.flags, g.seq, g.ack, g.len, g.win, g.cwnd ?? "–"].forEach(x => {
+      // A capture cannot show cwnd ("?"); an end without a connection has none ("–").
+      const unknown = v.cwnd_source === "capture" ? "?" : "–";
+      [g.event, dir, g.flags, g.seq, g.ack, g.len, g.win, g.cwnd ?? unknown].forEach(x => {
         const td = document.createElement("td");
         td.textContent = x;
         tr.append(td);
       });
+      const cw = tr.lastChild;
+      cw.className = "cwnd";
+      if (g.cwnd == null) cw.title = v.cwnd_source === "capture" ? "unknown: packets do not carry cwnd" : "the sender has no connection";
+      if (g.rule) tr.title = g.rule;
       return tr;
     }));
     ui.events.replaceChildren(...(step ? step.events : ["Press ▶ or → to step through the connection."]).map(li));

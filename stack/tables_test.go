@@ -1,0 +1,172 @@
+package stack
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+)
+
+func TestShrinkAfterDelete(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		peak, after int // population peak, population after the deletion
+		rebuilt     bool
+		peakAfter   int
+	}{
+		{"small table never rebuilt", tableShrinkMin - 1, 0, false, tableShrinkMin - 1},
+		{"above 1/8 of the peak", 8000, 1001, false, 8000},
+		{"at 1/8 of the peak", 8000, 1000, true, 1000},
+		{"emptied", 8000, 0, true, 0},
+		{"peak learnt on deletion", 0, 5000, false, 5001},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := map[int]int{}
+			for i := range tc.after {
+				m[i] = i
+			}
+			peak := tc.peak
+			got := shrinkAfterDelete(m, &peak)
+			m[-1] = -1 // tells the original map from a rebuilt one
+			_, same := got[-1]
+			if same == tc.rebuilt {
+				t.Fatalf("rebuilt %v, want %v", !same, tc.rebuilt)
+			}
+			if peak != tc.peakAfter {
+				t.Fatalf("peak %d, want %d", peak, tc.peakAfter)
+			}
+			for i := range tc.after {
+				if got[i] != i {
+					t.Fatalf("entry %d lost", i)
+				}
+			}
+		})
+	}
+}
+
+// TestTWTableMatchesMap drives the TIME_WAIT table and a Go map through the
+// same random insertions and removals (a small key space, so that runs of
+// occupied slots, wrap-around and backward shifts all happen) and compares
+// them after every step.
+func TestTWTableMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	a := netip.MustParseAddr("10.0.0.1")
+	b := netip.MustParseAddr("fd00::2")
+	key := func(i int) connKey {
+		remote := a
+		if i%3 == 0 {
+			remote = b
+		}
+		return connKey{local: netip.AddrPortFrom(a, 80), remote: netip.AddrPortFrom(remote, uint16(i))}
+	}
+	tab := newTWTable()
+	ref := map[connKey]*twEntry{}
+	for step := range 200000 {
+		// Phases that grow towards 3000 entries and shrink towards 0.
+		grow := (step/20000)%2 == 0
+		k := key(rng.IntN(3000))
+		// Insert with probability 0.6 while growing, 0.4 while shrinking.
+		if likely := rng.IntN(10) < 6; likely == grow {
+			e := &twEntry{key: k}
+			tab.put(e)
+			ref[k] = e
+		} else {
+			e := ref[k]
+			if e == nil {
+				e = &twEntry{key: k} // not in the table: remove reports false
+			}
+			_, in := ref[k]
+			if got := tab.remove(e); got != in {
+				t.Fatalf("step %d: remove %v = %v, want %v", step, k, got, in)
+			}
+			delete(ref, k)
+			// A different entry with the same key stays.
+			if e2 := tab.get(k); e2 != nil {
+				t.Fatalf("step %d: %v still there", step, k)
+			}
+		}
+		if tab.Len() != len(ref) {
+			t.Fatalf("step %d: Len %d, want %d", step, tab.Len(), len(ref))
+		}
+		if step%1000 == 0 {
+			for i := range 3000 {
+				k := key(i)
+				if got, want := tab.get(k), ref[k]; got != want {
+					t.Fatalf("step %d: get(%v) = %p, want %p", step, k, got, want)
+				}
+			}
+			seen := 0
+			for e := range tab.all() {
+				if ref[e.key] != e {
+					t.Fatalf("step %d: all() yields a stale entry %v", step, e.key)
+				}
+				seen++
+			}
+			if seen != len(ref) {
+				t.Fatalf("step %d: all() yields %d entries, want %d", step, seen, len(ref))
+			}
+			if load := float64(tab.Len()) / float64(max(len(tab.slots), 1)); load > 0.75 {
+				t.Fatalf("step %d: load %.2f", step, load)
+			}
+		}
+	}
+}
+
+// TestTWTableGivesMemoryBack: the table's slots follow its population down
+// (the soak in package reliability checks the heap).
+func TestTWTableGivesMemoryBack(t *testing.T) {
+	tab := newTWTable()
+	var es []*twEntry
+	for i := range 100000 {
+		e := &twEntry{key: connKey{local: netip.MustParseAddrPort("10.0.0.1:80"),
+			remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 16), byte(i >> 8)}), uint16(i))}}
+		es = append(es, e)
+		tab.put(e)
+	}
+	if got := len(tab.slots); got > 4*len(es)/3*2 {
+		t.Fatalf("%d slots for %d entries", got, len(es))
+	}
+	for _, e := range es[1000:] {
+		if !tab.remove(e) {
+			t.Fatalf("%v not found", e.key)
+		}
+	}
+	if got := len(tab.slots); got > 16*1000 {
+		t.Fatalf("%d slots left for 1000 entries", got)
+	}
+	for _, e := range es[:1000] {
+		if tab.get(e.key) != e {
+			t.Fatalf("%v lost", e.key)
+		}
+		tab.remove(e)
+	}
+	if len(tab.slots) != twTableMinSlots || tab.Len() != 0 {
+		t.Fatalf("empty table holds %d slots (want %d), Len %d", len(tab.slots), twTableMinSlots, tab.Len())
+	}
+}
+
+// TestAcceptQueueLeavesNoPointers: taking connections off an accept queue
+// clears their slots in the backing array, which would otherwise keep them
+// (TCB, buffers) alive until the array is reallocated.
+func TestAcceptQueueLeavesNoPointers(t *testing.T) {
+	c1, c2, c3, c4 := &conn{}, &conn{}, &conn{}, &conn{}
+	backing := make([]*conn, 4)
+	q := append(backing[:0], c1, c2, c3, c4)
+	q = forgetAcceptQueueHead(q)    // c1 accepted
+	q = deleteFromAcceptQueue(q, 1) // c3 gone (reset while queued)
+	if len(q) != 2 || q[0] != c2 || q[1] != c4 {
+		t.Fatalf("queue %v", q)
+	}
+	if backing[0] != nil || backing[3] != nil {
+		t.Fatalf("backing array still holds %v", backing)
+	}
+	q = forgetAcceptQueueHead(q)
+	q = forgetAcceptQueueHead(q)
+	if len(q) != 0 {
+		t.Fatalf("queue %v, want it empty", q)
+	}
+	for i, c := range backing {
+		if c != nil {
+			t.Fatalf("backing[%d] still set", i)
+		}
+	}
+}
