@@ -911,7 +911,7 @@ func TestBandwidthGoodput(t *testing.T) {
 // direction.
 func TestPartitionTransfer(t *testing.T) {
 	n, a, b, l := pair(t, 1, Symmetric(PathConfig{Latency: 5 * time.Millisecond}))
-	l.Partition(AtoB, 300*time.Millisecond, 5300*time.Millisecond)
+	l.Partition(AtoB, 30*time.Millisecond, 5030*time.Millisecond) // mid-transfer: with receive-buffer auto-tuning 2 MiB take about 80 ms
 	n.SetWatchdog(time.Minute)
 	_, r := transfer(t, n, a, b, 2<<20, 5, time.Hour)
 	waitClosed(t, n)

@@ -106,12 +106,14 @@ func (t *Table) Listen(fd, backlog int) (int, syscall.Errno) {
 		return fail(syscall.EINVAL)
 	}
 	s.publish()
+	s.fastOpenListenBacklog(backlog)
 	ln, err := t.st.ListenSocket(stack.ListenOptions{
 		Addr:      netip.AddrPortFrom(s.anyAddr(), 0),
 		Bound:     s.bound,
 		ReuseAddr: s.o.reuseAddr,
 		Backlog:   qlen,
 		Inherit:   s.inherit,
+		FastOpen:  s.fastOpenListen(),
 	})
 	if err != nil {
 		return fail(toErrno(err))
@@ -194,6 +196,10 @@ func (t *Table) Connect(fd int, addr netip.AddrPort) *Call {
 	case ssConnected, ssListening:
 		return t.doneCall("connect", -1, syscall.EISCONN)
 	case ssConnecting:
+		if s.foDeferred {
+			// __inet_stream_connect with defer_connect, not from sendmsg.
+			return t.doneCall("connect", -1, syscall.EISCONN)
+		}
 		return t.start("connect", timeout(s.o.sndtimeo), s.connectWait(blocking, syscall.EALREADY))
 	case ssDisconnecting:
 		return t.doneCall("connect", -1, syscall.EINVAL)
@@ -202,18 +208,26 @@ func (t *Table) Connect(fd int, addr netip.AddrPort) *Call {
 	if e != 0 {
 		return t.doneCall("connect", -1, e)
 	}
+	fo := s.fastOpenConnect()
 	conn, err := t.st.Connect(stack.ConnectOptions{
 		Remote:    raddr,
 		Bound:     s.bound,
 		ReuseAddr: s.o.reuseAddr,
 		MSS:       uint16(s.o.userMSS),
 		Setup:     s.setup,
+		FastOpen:  fo,
 	})
 	if err != nil {
 		return t.doneCall("connect", -1, toErrno(err))
 	}
 	s.conn, s.bound, s.state, s.userShut = conn, nil, ssConnecting, 0
 	s.resync()
+	if fo != nil && fo.Deferred {
+		// TCP_FASTOPEN_CONNECT with a cookie cached: the SYN waits for
+		// the first write (RFC 7413 4.1.2; Linux's defer_connect).
+		s.foDeferred = true
+		return t.doneCall("connect", 0, 0)
+	}
 	if !blocking {
 		return t.doneCall("connect", -1, syscall.EINPROGRESS)
 	}
@@ -266,7 +280,7 @@ func (s *sock) disconnect() {
 		s.conn.Close()
 		s.conn = nil
 	}
-	s.state, s.userShut = ssUnconnected, 0
+	s.state, s.userShut, s.foDeferred = ssUnconnected, 0, false
 	if s.portLocked && s.bound == nil {
 		if r, err := s.t.st.Reserve(s.bindAddr, s.o.reuseAddr); err == nil {
 			s.bound = r
@@ -277,7 +291,11 @@ func (s *sock) disconnect() {
 // Msghdr is struct msghdr for Sendmsg and Recvmsg: the iovecs, and what
 // recvmsg returns besides the count.
 type Msghdr struct {
-	Iov [][]byte
+	// Name is msg_name (HasName: set), the address sendmsg with
+	// MSG_FASTOPEN connects to.
+	Name    netip.AddrPort
+	HasName bool
+	Iov     [][]byte
 	// Flags is msg_flags as recvmsg sets it.
 	Flags int
 	// HasInq reports that recvmsg added the TCP_CM_INQ control message
@@ -487,10 +505,14 @@ func (s *sock) inqHint() int {
 }
 
 // Write is write(2).
-func (t *Table) Write(fd int, b []byte) *Call { return t.send("write", fd, [][]byte{b}, 0, true) }
+func (t *Table) Write(fd int, b []byte) *Call {
+	return t.send("write", fd, [][]byte{b}, 0, true, netip.AddrPort{}, false)
+}
 
 // Writev is writev(2).
-func (t *Table) Writev(fd int, iov [][]byte) *Call { return t.send("writev", fd, iov, 0, true) }
+func (t *Table) Writev(fd int, iov [][]byte) *Call {
+	return t.send("writev", fd, iov, 0, true, netip.AddrPort{}, false)
+}
 
 // Send is send(2): flags MSG_DONTWAIT; MSG_MORE (hold back a partial
 // segment, as TCP_CORK for this call, and no PSH for it); MSG_OOB (urgent
@@ -500,20 +522,22 @@ func (t *Table) Writev(fd int, iov [][]byte) *Call { return t.send("writev", fd,
 // zero-copy sends copy and queue no completion); MSG_FASTOPEN fails with
 // EOPNOTSUPP (no Fast Open).
 func (t *Table) Send(fd int, b []byte, flags int) *Call {
-	return t.send("send", fd, [][]byte{b}, flags, false)
+	return t.send("send", fd, [][]byte{b}, flags, false, netip.AddrPort{}, false)
 }
 
-// Sendto is sendto(2); TCP ignores the address.
+// Sendto is sendto(2). TCP ignores the address, but for MSG_FASTOPEN on an
+// unconnected socket, which connects to it (the zero AddrPort is
+// AF_UNSPEC).
 func (t *Table) Sendto(fd int, b []byte, flags int, to netip.AddrPort) *Call {
-	return t.send("sendto", fd, [][]byte{b}, flags, false)
+	return t.send("sendto", fd, [][]byte{b}, flags, false, to, true)
 }
 
-// Sendmsg is sendmsg(2).
+// Sendmsg is sendmsg(2); msg.Name is used as Sendto's address is.
 func (t *Table) Sendmsg(fd int, msg *Msghdr, flags int) *Call {
-	return t.send("sendmsg", fd, msg.Iov, flags, false)
+	return t.send("sendmsg", fd, msg.Iov, flags, false, msg.Name, msg.HasName)
 }
 
-func (t *Table) send(name string, fd int, iov [][]byte, flags int, isWrite bool) *Call {
+func (t *Table) send(name string, fd int, iov [][]byte, flags int, isWrite bool, to netip.AddrPort, hasTo bool) *Call {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.refresh()
@@ -534,17 +558,17 @@ func (t *Table) send(name string, fd int, iov [][]byte, flags int, isWrite bool)
 		}
 		return t.doneCall(name, -1, syscall.EINVAL)
 	}
-	if flags&MSG_FASTOPEN != 0 {
-		return t.doneCall(name, -1, syscall.EOPNOTSUPP)
+	if flags&MSG_FASTOPEN != 0 || s.foDeferred {
+		return t.fastOpenSend(name, f, s, iov, flags, to, hasTo)
 	}
 	blocking := !f.nonblock && flags&MSG_DONTWAIT == 0
 	canWait := blocking && s.o.sndtimeo != 0
-	to := time.Duration(-1)
+	wait := time.Duration(-1)
 	if canWait {
-		to = timeout(s.o.sndtimeo)
+		wait = timeout(s.o.sndtimeo)
 	}
 	st := &sendState{}
-	return t.start(name, to, func(c *Call, timedOut bool) (bool, int, syscall.Errno) {
+	return t.start(name, wait, func(c *Call, timedOut bool) (bool, int, syscall.Errno) {
 		done, n, e := s.sendStep(iov, flags, canWait && !timedOut, st)
 		if done {
 			s.resync()
@@ -563,8 +587,9 @@ func (s *sock) sendStep(iov [][]byte, flags int, canWait bool, st *sendState) (b
 	total := iovLen(iov)
 	v := s.look()
 	state := s.tcpState(&v)
-	if st.copied == 0 && state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT {
-		// sk_stream_wait_connect.
+	if _, passive := s.fastOpenPoll(state); st.copied == 0 && state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && !passive {
+		// sk_stream_wait_connect (a passive Fast Open connection may
+		// send in SYN_RCVD: RFC 7413 4.2.2).
 		switch {
 		case v.err:
 			return true, -1, s.takeError(false)
@@ -632,7 +657,7 @@ func (s *sock) sendStep(iov [][]byte, flags int, canWait bool, st *sendState) (b
 		st.copied += n
 		if n == 0 || n < want && st.copied < total {
 			// wait_for_space.
-			s.nospace = true
+			s.setNospace(true)
 			if st.copied > 0 {
 				s.forcePush()
 			}

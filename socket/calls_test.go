@@ -339,7 +339,10 @@ func TestReadWriteErrors(t *testing.T) {
 	expectCall(t, "send unconnected", e.c.Send(fd, buf, 0), -1, syscall.EPIPE)
 	expectCall(t, "read len 0", e.c.Read(fd, nil), 0, 0)
 	expectCall(t, "MSG_ERRQUEUE", e.c.Recv(fd, buf, socket.MSG_ERRQUEUE), -1, syscall.EAGAIN)
-	expectCall(t, "MSG_FASTOPEN", e.c.Sendto(fd, buf, socket.MSG_FASTOPEN, netip.AddrPortFrom(serverAddr, 80)), -1, syscall.EOPNOTSUPP)
+	// Linux's tcp_sendmsg_fastopen: AF_UNSPEC is not an address to open to.
+	expectCall(t, "MSG_FASTOPEN to AF_UNSPEC", e.c.Sendto(fd, buf, socket.MSG_FASTOPEN, netip.AddrPort{}), -1, syscall.EOPNOTSUPP)
+	// send(2) names no address.
+	expectCall(t, "MSG_FASTOPEN without address", e.c.Send(fd, buf, socket.MSG_FASTOPEN), -1, syscall.EINVAL)
 
 	lfd := e.listener(80, 4)
 	expectCall(t, "read listener", e.s.Read(lfd, buf), -1, syscall.ENOTCONN)

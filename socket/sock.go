@@ -56,6 +56,9 @@ type sock struct {
 	// socket not writable. The next write-space wake-up needs it.
 	nospace bool
 	snap    snapshot
+	// foDeferred: TCP_FASTOPEN_CONNECT's connect held the SYN back for the
+	// first write (fastopen.go; Linux's defer_connect).
+	foDeferred bool
 }
 
 func newSock(t *Table, family int) *sock {
@@ -211,7 +214,8 @@ func (s *sock) pollMask() uint32 {
 	if shut&rcvShutdown != 0 {
 		mask |= POLLIN | POLLRDNORM | POLLRDHUP
 	}
-	if state != TCP_SYN_SENT && state != TCP_SYN_RECV {
+	deferred, passive := s.fastOpenPoll(state)
+	if state != TCP_SYN_SENT && (state != TCP_SYN_RECV || passive) {
 		if s.readable(&v) {
 			mask |= POLLIN | POLLRDNORM
 		}
@@ -219,7 +223,7 @@ func (s *sock) pollMask() uint32 {
 			if s.writable(&v) {
 				mask |= POLLOUT | POLLWRNORM
 			} else {
-				s.nospace = true
+				s.setNospace(true)
 			}
 		} else {
 			mask |= POLLOUT | POLLWRNORM
@@ -227,6 +231,9 @@ func (s *sock) pollMask() uint32 {
 		if v.urgent && !s.o.oobInline {
 			mask |= POLLPRI
 		}
+	} else if deferred {
+		// The SYN waits for a write (TCP_FASTOPEN_CONNECT): let it come.
+		mask |= POLLOUT | POLLWRNORM
 	}
 	if v.err {
 		mask |= POLLERR
@@ -322,7 +329,7 @@ func (s *sock) observe(wake bool) {
 		}
 		if cur.sndUna != old.sndUna && s.nospace && s.writable(&v) {
 			// tcp_check_space -> sk_stream_write_space.
-			s.nospace = false
+			s.setNospace(false)
 			kinds |= wakeOut
 		}
 	}
@@ -347,7 +354,7 @@ func (s *sock) writeSpace() {
 	}
 	v := s.look()
 	if s.writable(&v) {
-		s.nospace = false
+		s.setNospace(false)
 		s.wake(wakeOut)
 	}
 }

@@ -79,6 +79,7 @@ type opts struct {
 	windowClamp   int
 	congestion    string
 	tcpMisc       map[int]int
+	fo            foOpts // TCP Fast Open (fastopen.go)
 
 	ip, ip6 map[int]int
 }
@@ -186,6 +187,7 @@ func (o *opts) apply(tb *tcp.TCB, now tcp.Time) {
 	tb.SetLinger(o.linger, jiffies(o.lingerTime))
 	o.applyKeepAlive(tb, now)
 	tb.SetUserTimeout(time.Duration(o.userTimeout) * time.Millisecond)
+	tb.SetSynRetries(o.synCnt)
 	if o.congestion != "" {
 		tb.SetCongestionControl(o.congestion)
 	}
@@ -379,6 +381,9 @@ func parseTimeout(b []byte) (int64, syscall.Errno) {
 
 func (s *sock) setTCPOpt(name int, b []byte) syscall.Errno {
 	o := &s.o
+	if handled, e := s.setFastOpenOpt(name, b); handled {
+		return e
+	}
 	switch name {
 	case TCP_CONGESTION:
 		if len(b) < 1 {
@@ -400,11 +405,6 @@ func (s *sock) setTCPOpt(name int, b []byte) syscall.Errno {
 			return syscall.EINVAL
 		}
 		return syscall.ENOENT
-	case TCP_FASTOPEN_KEY:
-		if len(b) != 16 && len(b) != 32 {
-			return syscall.EINVAL
-		}
-		return 0
 	case TCP_MD5SIG:
 		// As a kernel built without CONFIG_TCP_MD5SIG.
 		return syscall.ENOPROTOOPT
@@ -420,6 +420,7 @@ func (s *sock) setTCPOpt(name int, b []byte) syscall.Errno {
 			return syscall.EINVAL
 		}
 		o.synCnt = val
+		s.do(func(tb *tcp.TCB, now tcp.Time) { tb.SetSynRetries(val) })
 	case TCP_USER_TIMEOUT:
 		if val < 0 {
 			return syscall.EINVAL
@@ -488,23 +489,6 @@ func (s *sock) setTCPOpt(name int, b []byte) syscall.Errno {
 		setMisc(&o.tcpMisc, name, val)
 	case TCP_DEFER_ACCEPT:
 		o.deferAccept = secsToRetrans(val, 1, 120)
-	case TCP_FASTOPEN:
-		if st := s.look(); val < 0 || (s.tcpState(&st) != TCP_CLOSE && s.state != ssListening) {
-			return syscall.EINVAL
-		}
-		setMisc(&o.tcpMisc, name, val)
-	case TCP_FASTOPEN_CONNECT:
-		if val < 0 || val > 1 {
-			return syscall.EINVAL
-		}
-		// As with net.ipv4.tcp_fastopen's client bit off: synfin has no
-		// Fast Open.
-		return syscall.EOPNOTSUPP
-	case TCP_FASTOPEN_NO_COOKIE:
-		if val < 0 || val > 1 {
-			return syscall.EINVAL
-		}
-		setMisc(&o.tcpMisc, name, val)
 	case TCP_TIMESTAMP, TCP_REPAIR:
 		return syscall.EPERM
 	case TCP_INQ:
@@ -800,8 +784,11 @@ func (s *sock) getTCPOpt(name int, n int) ([]byte, syscall.Errno) {
 		var b [tcpCANameMax]byte
 		copy(b[:], s.congestion())
 		return b[:min(full, tcpCANameMax)], 0
-	case 26 /* TCP_CC_INFO */, TCP_ULP, TCP_FASTOPEN_KEY, 28 /* TCP_SAVED_SYN */ :
+	case 26 /* TCP_CC_INFO */, TCP_ULP, 28 /* TCP_SAVED_SYN */ :
 		return nil, 0
+	}
+	if b, ok := s.getFastOpenOpt(name, full); ok {
+		return b, 0
 	}
 	n = min(full, 4)
 	v := s.look()
@@ -857,10 +844,8 @@ func (s *sock) getTCPOpt(name int, n int) ([]byte, syscall.Errno) {
 		val = int(int32(o.notsentLowat))
 	case TCP_INQ:
 		val = b2i(o.inq)
-	case TCP_THIN_LINEAR_TIMEOUTS, TCP_SAVE_SYN, TCP_FASTOPEN, TCP_FASTOPEN_NO_COOKIE, TCP_TX_DELAY:
+	case TCP_THIN_LINEAR_TIMEOUTS, TCP_SAVE_SYN, TCP_TX_DELAY:
 		val = o.tcpMisc[name]
-	case TCP_FASTOPEN_CONNECT:
-		val = 0
 	default:
 		return nil, syscall.ENOPROTOOPT
 	}

@@ -219,7 +219,8 @@ func (s *sock) tcpInfo() TCPInfo {
 		return info
 	}
 	var ti tcp.Info
-	s.conn.Do(func(tb *tcp.TCB, now tcp.Time) { ti = tb.InfoAt(now) })
+	var synData bool
+	s.conn.Do(func(tb *tcp.TCB, now tcp.Time) { ti, synData = tb.InfoAt(now), tb.FastOpenSynData() })
 	switch ti.CAState {
 	case "disorder":
 		info.CAState = TCP_CA_Disorder
@@ -249,6 +250,11 @@ func (s *sock) tcpInfo() TCPInfo {
 	if ti.WindowScale {
 		info.Options |= TCPI_OPT_WSCALE
 		info.SndWscale, info.RcvWscale = ti.SndWscale, ti.RcvWscale
+	}
+	if synData {
+		// RFC 7413: the SYN's data was acknowledged (client) or accepted
+		// (server).
+		info.Options |= TCPI_OPT_SYN_DATA
 	}
 	info.RTO = usec(ti.RTO)
 	info.ATO = usec(ti.ATO)
@@ -289,5 +295,23 @@ func (s *sock) tcpInfo() TCPInfo {
 	info.SndWnd = ti.SndWnd
 	info.RcvWnd = ti.RcvWnd
 	info.TotalRTO = uint16(ti.Timeouts)
+	info.BusyTime = uint64(ti.BusyTime / time.Microsecond)
+	info.RwndLimited = uint64(ti.RwndLimited / time.Microsecond)
+	info.SndbufLimited = uint64(ti.SndbufLimited / time.Microsecond)
+	info.RcvRTT = usec(ti.RcvRTT)
+	info.RcvOoopack = uint32(ti.RcvOOOPack)
 	return info
+}
+
+// setNospace sets SOCK_NOSPACE, and tells the engine, which counts the
+// time the sender is limited by the send buffer (tcpi_sndbuf_limited)
+// while the flag is set.
+func (s *sock) setNospace(on bool) {
+	if s.nospace == on {
+		return
+	}
+	s.nospace = on
+	if s.conn != nil {
+		s.conn.Do(func(tb *tcp.TCB, now tcp.Time) { tb.SetSendBufferFull(now, on) })
+	}
 }

@@ -24,7 +24,7 @@ func (tl *TCPListener) TryAccept() (*TCPConn, error) {
 	for len(tl.l.acceptQ) > 0 {
 		c := tl.l.acceptQ[0]
 		tl.l.acceptQ = forgetAcceptQueueHead(tl.l.acceptQ)
-		if c.removed {
+		if c.removed && !c.closedInQueue {
 			continue
 		}
 		c.accepted = true

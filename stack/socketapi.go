@@ -109,6 +109,9 @@ type ConnectOptions struct {
 	// Setup is called with the new TCB before the SYN is sent, to apply the
 	// socket's options. It must not call back into the stack.
 	Setup func(t *tcp.TCB, now tcp.Time)
+	// FastOpen, if set, asks for TCP Fast Open (RFC 7413; fastopen.go) and
+	// receives what became of the data.
+	FastOpen *ConnectFastOpen
 }
 
 // Connect starts an active open for a socket (connect(2)) and returns at
@@ -174,7 +177,11 @@ func (s *Stack) Connect(o ConnectOptions) (*TCPConn, error) {
 	s.conns[key] = c
 	s.holdPort(key.local, c)
 	s.stats.ActiveOpens++
-	if err := c.tcb.Connect(now, opts); err != nil {
+	connect := func() error { return c.tcb.Connect(now, opts) }
+	if o.FastOpen != nil {
+		connect = func() error { return s.connectFastOpen(c, now, opts, o.FastOpen) }
+	}
+	if err := connect(); err != nil {
 		s.dropConn(c)
 		s.mu.Unlock()
 		return nil, err
@@ -201,6 +208,8 @@ type ListenOptions struct {
 	// SYN, to apply the listening socket's options (Linux clones them into
 	// the child). Nil means none (not even TCP_NODELAY).
 	Inherit func(t *tcp.TCB, now tcp.Time)
+	// FastOpen is the listener's TCP Fast Open setting (fastopen.go).
+	FastOpen ListenFastOpen
 }
 
 // ListenSocket starts listening for a socket (listen(2)). Errors:
@@ -239,6 +248,7 @@ func (s *Stack) ListenSocket(o ListenOptions) (*TCPListener, error) {
 	}
 	backlog := max(o.Backlog, 1)
 	l := &listener{s: s, addr: ap, backlog: backlog}
+	l.setFastOpen(o.FastOpen)
 	inherit := o.Inherit
 	if inherit == nil {
 		inherit = func(*tcp.TCB, tcp.Time) {}
@@ -274,7 +284,7 @@ func (tl *TCPListener) Pending() int {
 	defer tl.s.mu.Unlock()
 	n := 0
 	for _, c := range tl.l.acceptQ {
-		if !c.removed {
+		if !c.removed || c.closedInQueue {
 			n++
 		}
 	}

@@ -120,6 +120,7 @@ type Stack struct {
 	challenge tcp.ChallengeLimiter
 	cookies   *tcp.SynCookies
 	frags     reassembler
+	fo        stackFastOpen // TCP Fast Open: cookie cache and key (fastopen.go)
 
 	tx     *txBatch
 	txMu   sync.Mutex
@@ -175,6 +176,13 @@ type Stats struct {
 	LinkWriteErrors          uint64
 	ActiveOpens, PassiveOpen uint64
 	EventsDropped            uint64
+	// TCP Fast Open (RFC 7413): cookie requests answered, connections
+	// that took the data of their SYN, SYNs whose cookie was invalid, and
+	// SYNs refused Fast Open because their listener's queue was full.
+	FastOpenCookieRequests  uint64
+	FastOpenPassive         uint64
+	FastOpenPassiveFails    uint64
+	FastOpenListenOverflows uint64
 }
 
 // New creates a stack.

@@ -55,6 +55,11 @@ type conn struct {
 	phantom bool
 	// pathMTU is the path MTU learned from ICMP (0: the link's MTU).
 	pathMTU uint16
+	// fo is the connection's TCP Fast Open state (fastopen.go).
+	fo connFastOpen
+	// closedInQueue: the connection died while waiting in the accept
+	// queue, and waits there still (dropConn).
+	closedInQueue bool
 }
 
 // Segment implements tcp.Output: serialise and queue for transmission.
@@ -73,6 +78,9 @@ func (c *conn) Event(ev tcp.Event) {
 		return
 	}
 	s := c.s
+	if s.fastOpenEvent(c, ev) {
+		return
+	}
 	switch ev.Kind {
 	case tcp.EventStateChange:
 		s.noteStateChange(c.key, ev)
@@ -164,7 +172,14 @@ func (s *Stack) dropConn(c *conn) {
 					}
 				}
 			}
-			c.ln.removeFromQueue(c)
+			if c.inAcceptQueue() && !c.ln.closed && !s.closed {
+				// Like Linux, a connection that dies (reset, ICMP error)
+				// while in the accept queue stays there: accept returns
+				// it, with its data still to read and then its error.
+				c.closedInQueue = true
+			} else {
+				c.ln.removeFromQueue(c)
+			}
 		}
 		c.ln = nil
 	}
@@ -228,6 +243,8 @@ type listener struct {
 	user     *TCPListener
 	// v6only: an IPv6 wildcard listener that takes no IPv4 (IPV6_V6ONLY).
 	v6only bool
+	// fo is the listener's TCP Fast Open setting (fastopen.go).
+	fo listenerFastOpen
 }
 
 func (l *listener) wakeAll() {
@@ -620,6 +637,7 @@ func (s *Stack) passiveOpen(l *listener, nic *NIC, key connKey, seg *tcp.Segment
 	s.conns[key] = c
 	s.holdPort(key.local, c)
 	s.stats.PassiveOpen++
+	s.fastOpenPassive(l, c, seg)
 	c.tcb.Input(now, seg)
 	s.afterEngine(c)
 }

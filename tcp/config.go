@@ -82,6 +82,19 @@ type Config struct {
 	// AdvWinScale is how the receive buffer is split between data and
 	// overhead (tcp_adv_win_scale, 1: half of the buffer is window).
 	AdvWinScale int
+	// ModerateRcvbuf lets a connection whose user did not set SO_RCVBUF
+	// grow its receive buffer from RMem[1] towards RMem[2] as the
+	// application keeps up (tcp_moderate_rcvbuf, default on; rcvbuf.go).
+	ModerateRcvbuf bool
+	// SlowStartAfterIdle decays the congestion window after the sender was
+	// idle for longer than the RTO: halved per RTO, down to the initial
+	// window (tcp_slow_start_after_idle, default on; RFC 5681 4.1, RFC
+	// 7661; ssai.go).
+	SlowStartAfterIdle bool
+	// MinTSOSegs is the fewest segments Linux puts in one TSO packet
+	// (tcp_min_tso_segs, 2). The engine sends MSS-sized segments; the TSO
+	// packets Linux would build decide where PSH falls (records.go).
+	MinTSOSegs int
 
 	// InitCwnd is the initial congestion window in segments (Linux
 	// TCP_INIT_CWND, 10; RFC 6928).
@@ -94,7 +107,8 @@ type Config struct {
 	DefaultMSS int
 
 	// CongestionControl names the congestion-control algorithm
-	// (tcp_congestion_control). "reno" (NewReno) is built in; see package cc.
+	// (tcp_congestion_control): "cubic" (RFC 9438 with Linux's HyStart, the
+	// default, as in Linux) or "reno" (NewReno); see package cc.
 	CongestionControl string
 	// CongestionParams are the algorithms' module parameters (Linux
 	// /sys/module/tcp_cubic/parameters/*, ...), read when a connection is
@@ -148,51 +162,60 @@ type Config struct {
 	// data than this is queued. 0 means no limit (Linux's UINT_MAX). The
 	// engine does not use it; the socket layer does.
 	NotsentLowat uint32
+	// FastOpen is tcp_fastopen, Linux's bit mask for TCP Fast Open (RFC
+	// 7413): FastOpenClient (default), FastOpenServer,
+	// FastOpenClientNoCookie, FastOpenServerNoCookie, FastOpenServerAll
+	// (fastopen.go). The stack decides with it; the engine carries out.
+	FastOpen int
 }
 
 // DefaultConfig returns Linux 6.x's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Timestamps:        true,
-		WindowScaling:     true,
-		SACK:              true,
-		ECN:               ECNPassive,
-		ECNFallback:       true,
-		SynRetries:        6,
-		SynLinearTimeouts: 4,
-		SynackRetries:     5,
-		Retries1:          3,
-		Retries2:          15,
-		OrphanRetries:     0,
-		FinTimeout:        60 * time.Second,
-		TimeWaitLen:       60 * time.Second,
-		RTOMin:            200 * time.Millisecond,
-		RTOInitial:        time.Second,
-		RTOMax:            120 * time.Second,
-		DelAckMin:         40 * time.Millisecond,
-		DelAckMax:         200 * time.Millisecond,
-		QuickAcks:         16,
-		KeepaliveTime:     7200 * time.Second,
-		KeepaliveIntvl:    75 * time.Second,
-		KeepaliveProbes:   9,
-		RMem:              [3]int{4096, 131072, 6291456},
-		WMem:              [3]int{4096, 16384, 4194304},
-		AdvWinScale:       1,
-		InitCwnd:          10,
-		MinSndMSS:         48,
-		DefaultMSS:        536,
-		CongestionControl: "reno",
-		CongestionParams:  cc.DefaultParams(),
-		DSACK:             true,
-		Recovery:          RecoveryRACK,
-		EarlyRetrans:      3,
-		FRTO:              2,
-		Reordering:        3,
-		MaxReordering:     300,
-		ChallengeAckLimit: 0,
-		InvalidRateLimit:  500 * time.Millisecond,
-		AbortOnUnreadData: true,
-		MaxOutOfOrder:     64,
+		Timestamps:         true,
+		WindowScaling:      true,
+		SACK:               true,
+		ECN:                ECNPassive,
+		ECNFallback:        true,
+		SynRetries:         6,
+		SynLinearTimeouts:  4,
+		SynackRetries:      5,
+		Retries1:           3,
+		Retries2:           15,
+		OrphanRetries:      0,
+		FinTimeout:         60 * time.Second,
+		TimeWaitLen:        60 * time.Second,
+		RTOMin:             200 * time.Millisecond,
+		RTOInitial:         time.Second,
+		RTOMax:             120 * time.Second,
+		DelAckMin:          40 * time.Millisecond,
+		DelAckMax:          200 * time.Millisecond,
+		QuickAcks:          16,
+		KeepaliveTime:      7200 * time.Second,
+		KeepaliveIntvl:     75 * time.Second,
+		KeepaliveProbes:    9,
+		RMem:               [3]int{4096, 131072, 6291456},
+		WMem:               [3]int{4096, 16384, 4194304},
+		AdvWinScale:        1,
+		ModerateRcvbuf:     true,
+		SlowStartAfterIdle: true,
+		MinTSOSegs:         2,
+		InitCwnd:           10,
+		MinSndMSS:          48,
+		DefaultMSS:         536,
+		CongestionControl:  "cubic",
+		CongestionParams:   cc.DefaultParams(),
+		DSACK:              true,
+		Recovery:           RecoveryRACK,
+		EarlyRetrans:       3,
+		FRTO:               2,
+		Reordering:         3,
+		MaxReordering:      300,
+		ChallengeAckLimit:  0,
+		InvalidRateLimit:   500 * time.Millisecond,
+		AbortOnUnreadData:  true,
+		MaxOutOfOrder:      64,
+		FastOpen:           FastOpenClient,
 	}
 }
 
@@ -223,6 +246,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("tcp: keepalive time, interval and probes must be positive")
 	case c.ECN < ECNOff || c.ECN > ECNPassive:
 		return fmt.Errorf("tcp: tcp_ecn %d out of range 0..2", c.ECN)
+	case c.MinTSOSegs < 1 || c.MinTSOSegs > 255:
+		return fmt.Errorf("tcp: tcp_min_tso_segs %d out of range 1..255", c.MinTSOSegs)
 	case c.MaxOutOfOrder < 1:
 		return fmt.Errorf("tcp: MaxOutOfOrder must be at least 1")
 	case c.CongestionParams.Validate() != nil:

@@ -43,18 +43,6 @@ const (
 	ecnSeen
 )
 
-// ecnConn is what a connection using ECN keeps beyond its flags. It is
-// allocated when ECN is negotiated, so connections without ECN pay one
-// pointer.
-type ecnConn struct {
-	eceRcvd     uint32 // ACKs that carried ECE
-	ceRcvd      uint32 // data segments that arrived marked CE
-	cwrSent     uint32 // segments sent with CWR
-	cwrRcvd     uint32 // segments received with CWR
-	deliveredCE uint32 // segments acknowledged by ACKs carrying ECE (tcpi_delivered_ce)
-	reductions  uint32 // windows reduced because of ECE (CWR state entered)
-}
-
 // ecnSynFlags returns the ECN flags of our SYN or SYN-ACK (RFC 3168
 // 6.1.1). A first SYN asks for ECN when tcp_ecn is 1; its
 // retransmissions do not when tcp_ecn_fallback is set (6.1.1.1), though
@@ -107,9 +95,6 @@ func (t *TCB) ecnNegotiate(seg *Segment, passive bool) {
 			t.ecnFlags &^= ecnOK
 		}
 	}
-	if t.ecnFlags&ecnOK != 0 && t.ecn == nil {
-		t.ecn = new(ecnConn)
-	}
 }
 
 // ecnAcceptSyn reports whether a listener agrees to use ECN on the
@@ -119,8 +104,9 @@ func ecnAcceptSyn(cfg *Config, syn *Segment) bool {
 	return cfg.ECN != ECNOff && f&(wire.FlagECE|wire.FlagCWR) == wire.FlagECE|wire.FlagCWR && !syn.ECN.IsECT()
 }
 
-// ecnUsed reports whether the connection negotiated ECN.
-func (t *TCB) ecnUsed() bool { return t.ecnFlags&ecnOK != 0 && t.ecn != nil }
+// ecnUsed reports whether the connection uses ECN (in SYN_SENT: asked for
+// it).
+func (t *TCB) ecnUsed() bool { return t.ecnFlags&ecnOK != 0 }
 
 // ecnOutgoing sets the ECN codepoint and the ECE and CWR flags of a
 // non-SYN segment about to be sent, as Linux's tcp_ecn_send does: ECT(0)
@@ -133,13 +119,12 @@ func (t *TCB) ecnOutgoing(s *Segment) {
 	if !t.ecnUsed() {
 		return
 	}
-	c := t.ecn
 	if len(s.Payload) > 0 && !seqLT(s.Seq, t.sndMax) {
 		s.ECN = wire.ECT0
 		if t.ecnFlags&ecnQueueCWR != 0 {
 			t.ecnFlags &^= ecnQueueCWR
 			s.Flags |= wire.FlagCWR
-			c.cwrSent++
+			t.st().CWRSent++
 		}
 	}
 	if t.ecnFlags&ecnDemandCWR != 0 {
@@ -179,10 +164,9 @@ func (t *TCB) ecnAck(seg *Segment, prevUna uint32, ai *ackInfo) {
 	if !t.ecnUsed() || seqLT(seg.Ack, prevUna) {
 		return
 	}
-	c := t.ecn
 	f := seg.Flags
 	if f&wire.FlagCWR != 0 {
-		c.cwrRcvd++
+		t.st().CWRReceived++
 		t.ecnFlags &^= ecnDemandCWR
 		if len(seg.Payload) > 0 {
 			t.quickAck()
@@ -191,7 +175,7 @@ func (t *TCB) ecnAck(seg *Segment, prevUna uint32, ai *ackInfo) {
 	if f&wire.FlagECE == 0 || f&wire.FlagSYN != 0 {
 		return
 	}
-	c.eceRcvd++
+	t.st().ECEReceived++
 	if prevUna == t.sndMax {
 		return // nothing was in flight (Linux: no_queue)
 	}
@@ -201,7 +185,7 @@ func (t *TCB) ecnAck(seg *Segment, prevUna uint32, ai *ackInfo) {
 		// (renoDupAck counts it when the state machine runs).
 		delivered++
 	}
-	c.deliveredCE += delivered
+	t.st().DeliveredCE += uint64(delivered)
 	if t.ca < caCWR {
 		t.onECE()
 	}
@@ -216,7 +200,7 @@ func (t *TCB) ecnAck(seg *Segment, prevUna uint32, ai *ackInfo) {
 // now is acknowledged belong to the same window and start nothing, so the
 // window is reduced at most once per round trip.
 func (t *TCB) onECE() {
-	t.ecn.reductions++
+	t.st().ECNReductions++
 	t.ccs.Now = t.now
 	t.enterCWR()
 	t.ecnQueueCWR()
@@ -239,7 +223,7 @@ func (t *TCB) ecnCheckCE() {
 			t.ecnQuickAckMode(2)
 		}
 	case wire.CE:
-		t.ecn.ceRcvd++
+		t.st().CEReceived++
 		if t.ecnFlags&ecnDemandCWR == 0 {
 			t.ecnQuickAckMode(2)
 			t.ecnFlags |= ecnDemandCWR
@@ -270,19 +254,8 @@ func (t *TCB) ecnQuickAckMode(max int) {
 
 // ecnDeliveredCE is tcpi_delivered_ce.
 func (t *TCB) ecnDeliveredCE() uint32 {
-	if t.ecn == nil {
+	if t.stats == nil {
 		return 0
 	}
-	return t.ecn.deliveredCE
-}
-
-// ecnStats fills in the ECN counters of Stats.
-func (t *TCB) ecnStats(st *Stats) {
-	if c := t.ecn; c != nil {
-		st.ECEReceived = uint64(c.eceRcvd)
-		st.CEReceived = uint64(c.ceRcvd)
-		st.CWRSent = uint64(c.cwrSent)
-		st.CWRReceived = uint64(c.cwrRcvd)
-		st.ECNReductions = uint64(c.reductions)
-	}
+	return uint32(t.stats.DeliveredCE)
 }

@@ -1,6 +1,8 @@
 package tcp
 
 import (
+	"encoding/binary"
+	"net/netip"
 	"syscall"
 
 	"github.com/synfin/synfin/wire"
@@ -57,8 +59,9 @@ const (
 	// FastOpenRequest: the SYN carries an empty option, asking for a
 	// cookie (RFC 7413 4.1.1), and no data.
 	FastOpenRequest FastOpenMode = iota + 1
-	// FastOpenCookie: the SYN carries the cookie and data (RFC 7413 4.1.2).
-	FastOpenCookie
+	// FastOpenWithCookie: the SYN carries the cookie and data (RFC 7413
+	// 4.1.2).
+	FastOpenWithCookie
 	// FastOpenNoCookie: the SYN carries data and no option
 	// (FastOpenClientNoCookie, TCP_FASTOPEN_NO_COOKIE).
 	FastOpenNoCookie
@@ -67,7 +70,7 @@ const (
 // FastOpenConnect is the Fast Open part of an active open.
 type FastOpenConnect struct {
 	Mode FastOpenMode
-	// Cookie is the option to send: the cached cookie (FastOpenCookie),
+	// Cookie is the option to send: the cached cookie (FastOpenWithCookie),
 	// or an empty one whose Exp selects the form of the request.
 	Cookie wire.FastOpen
 	// MSS is the peer's MSS cached with the cookie (0: none). The data a
@@ -154,7 +157,7 @@ func (f *fastOpen) prepare(fo FastOpenConnect) {
 	switch fo.Mode {
 	case FastOpenRequest:
 		f.opt = wire.FastOpen{Present: true, Exp: fo.Cookie.Exp}
-	case FastOpenCookie:
+	case FastOpenWithCookie:
 		f.opt = fo.Cookie
 		f.opt.Present = true
 		f.data = fo.Data
@@ -200,7 +203,7 @@ func (t *TCB) fastOpenSYNPayload() []byte {
 	f.sentSYN = true
 	data := f.data
 	f.data = nil
-	if f.mode != FastOpenCookie && f.mode != FastOpenNoCookie || len(data) == 0 {
+	if f.mode != FastOpenWithCookie && f.mode != FastOpenNoCookie || len(data) == 0 {
 		return nil
 	}
 	// Linux's tcp_send_syn_data: the MSS cached with the cookie (or the
@@ -353,6 +356,10 @@ func (t *TCB) SetSynAckCookie(cookie wire.FastOpen) {
 // (RFC 7413 4.2.2).
 func (t *TCB) fastOpenChild() bool { return t.fo != nil && t.fo.child }
 
+// FastOpenPassive reports whether the connection is a passive Fast Open
+// one (RFC 7413 4.2.2): in SYN_RCVD it may already read and write.
+func (t *TCB) FastOpenPassive() bool { return t.fastOpenChild() }
+
 // fastOpenTakeSYNData delivers the data of a SYN that Fast Open accepted,
 // in LISTEN, before the SYN-ACK is built (Linux's tcp_fastopen_add_skb).
 func (t *TCB) fastOpenTakeSYNData(seg *Segment) {
@@ -390,5 +397,38 @@ func (t *TCB) fastOpenChildReady() {
 func (t *TCB) fastOpenChildAcked() {
 	if t.fastOpenChild() && t.state == SynReceived {
 		t.sndUna = t.iss + 1
+		if t.sndMax != t.sndUna {
+			// Data sent in SYN_RCVD is still outstanding: keep it timed.
+			t.armRTO()
+		}
 	}
+}
+
+// FastOpenCookie is the cookie a Fast Open server gives the client at src
+// when it is reached at dst (RFC 7413 4.1.2: a MAC of the client's address
+// under a server secret; the server's address is mixed in too). Like
+// Linux's __tcp_fastopen_cookie_gen_cipher it is SipHash-2-4, keyed with
+// the 16 key bytes (two little-endian 64-bit words), of the source and
+// destination addresses as the SYN's IP header carries them (4 octets
+// each for IPv4, 16 for IPv6), stored little-endian: 8 octets. So Linux
+// and synfin servers with the same key give the same cookies
+// (net.ipv4.tcp_fastopen_key, TCP_FASTOPEN_KEY).
+func FastOpenCookie(key [16]byte, src, dst netip.Addr) wire.FastOpen {
+	var in [32]byte
+	var msg []byte
+	if src.Is4() && dst.Is4() {
+		s, d := src.As4(), dst.As4()
+		copy(in[0:4], s[:])
+		copy(in[4:8], d[:])
+		msg = in[:8]
+	} else {
+		s, d := src.As16(), dst.As16()
+		copy(in[0:16], s[:])
+		copy(in[16:32], d[:])
+		msg = in[:32]
+	}
+	h := sipHash24(binary.LittleEndian.Uint64(key[0:8]), binary.LittleEndian.Uint64(key[8:16]), msg)
+	c := wire.FastOpen{Present: true, Len: 8}
+	binary.LittleEndian.PutUint64(c.Cookie[:8], h)
+	return c
 }

@@ -45,6 +45,7 @@ type Stats struct {
 	CWRSent       uint64 // segments sent with CWR
 	CWRReceived   uint64 // segments received with CWR
 	ECNReductions uint64 // congestion window reductions caused by ECE (CWR state entered)
+	DeliveredCE   uint64 // segments acknowledged by ACKs carrying ECE (tcpi_delivered_ce)
 }
 
 type infoCounters struct {
@@ -101,7 +102,7 @@ type Info struct {
 	DSACKDups     uint64 // segments reported by DSACKs (tcpi_dsack_dups)
 	TLPProbes     uint64 // tail loss probes sent (RFC 8985 7)
 	SpuriousUndos uint64 // recoveries undone as spurious (RFC 3522, RFC 5682, DSACK)
-	RcvSpace      int
+	RcvSpace      int    // bytes the application read in the last measured RTT (tcpi_rcv_space, rcvbuf.go)
 	TotalRetrans  uint64
 	BytesAcked    uint64
 	BytesRecv     uint64
@@ -124,6 +125,15 @@ type Info struct {
 	ECN           bool   // ECN negotiated (TCPI_OPT_ECN)
 	ECNSeen       bool   // an ECT or CE segment arrived (TCPI_OPT_ECN_SEEN)
 	DeliveredCE   uint32 // segments acknowledged by ACKs carrying ECE (tcpi_delivered_ce)
+	// Sending time, as Linux's chrono statistics (chrono.go): time with
+	// data queued or unacknowledged (tcpi_busy_time), and the parts of it
+	// when the peer's window (tcpi_rwnd_limited) or the send buffer
+	// (tcpi_sndbuf_limited) held the sender back.
+	BusyTime      time.Duration
+	RwndLimited   time.Duration
+	SndbufLimited time.Duration
+	RcvRTT        time.Duration // the receiver's RTT estimate (tcpi_rcv_rtt, rcvbuf.go)
+	RcvOOOPack    uint64        // out-of-order segments received (tcpi_rcv_ooopack)
 }
 
 // Info returns a snapshot of the connection (getsockopt TCP_INFO).
@@ -137,7 +147,17 @@ func (t *TCB) Info() Info {
 	if mss == 0 {
 		mss = int(t.advMSS)
 	}
+	busy, rwnd, sndbuf := t.chronoTimes()
+	var ooo uint64
+	if t.stats != nil {
+		ooo = t.stats.OutOfOrderSegments
+	}
 	return Info{
+		BusyTime:      busy,
+		RwndLimited:   rwnd,
+		SndbufLimited: sndbuf,
+		RcvRTT:        t.rcvRTT(),
+		RcvOOOPack:    ooo,
 		State:         t.state,
 		CAState:       ca,
 		Retransmits:   t.retrans,
@@ -172,7 +192,7 @@ func (t *TCB) Info() Info {
 		DSACKDups:     t.info.dsackDups,
 		TLPProbes:     t.info.tlpProbes,
 		SpuriousUndos: t.info.spuriousUndos,
-		RcvSpace:      t.rcvBuf.limit(),
+		RcvSpace:      int(t.tuning.space),
 		TotalRetrans:  t.info.totalRetrans,
 		BytesAcked:    t.info.bytesAcked,
 		BytesRecv:     t.info.bytesReceived,

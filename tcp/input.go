@@ -84,7 +84,8 @@ func (t *TCB) inputListen(seg *Segment) {
 		return
 	}
 	// Third check: a SYN. Like Linux, data carried on the SYN is not
-	// accepted (it is not acknowledged and the peer resends it).
+	// accepted (it is not acknowledged and the peer resends it), unless
+	// Fast Open accepted the SYN (RFC 7413 4.2.2, AcceptFastOpen).
 	t.irs = seg.Seq
 	t.rcvNxt = seg.Seq + 1
 	t.rcvAdv = t.rcvNxt // nothing offered yet in this sequence space
@@ -97,8 +98,10 @@ func (t *TCB) inputListen(seg *Segment) {
 		mss -= 12
 	}
 	t.rcvSsthresh = t.initialRcvWnd(mss)
+	t.fastOpenTakeSYNData(seg)
 	t.setState(SynReceived, CauseSynReceived)
 	t.sendSYN(true)
+	t.fastOpenChildReady()
 }
 
 // negotiate records the options of the peer's SYN (RFC 9293 3.7.1, RFC 7323,
@@ -176,7 +179,7 @@ func (t *TCB) inputSynSent(seg *Segment) {
 	f := seg.Flags
 	// First check: the ACK.
 	if f&wire.FlagACK != 0 {
-		if seqLEQ(seg.Ack, t.iss) || seqGT(seg.Ack, t.sndNxt) {
+		if seqLEQ(seg.Ack, t.iss) || seqGT(seg.Ack, t.synAckLimit()) {
 			// Not for our SYN: <SEQ=SEG.ACK><CTL=RST> unless it is an RST.
 			t.st().BadAck++
 			if f&wire.FlagRST == 0 {
@@ -208,6 +211,7 @@ func (t *TCB) inputSynSent(seg *Segment) {
 	if f&wire.FlagACK != 0 {
 		t.sndUna = seg.Ack
 		t.ackedSYN()
+		t.fastOpenSynAcked(seg)
 		// The window in a SYN-ACK is never scaled (RFC 7323 2.2).
 		t.sndWnd = uint32(seg.Window)
 		t.maxSndWnd = t.sndWnd
@@ -218,10 +222,14 @@ func (t *TCB) inputSynSent(seg *Segment) {
 		if len(seg.Payload) > 0 {
 			t.acceptData(seg.Seq+1, seg.Payload)
 		}
-		if f&wire.FlagFIN != 0 && len(seg.Payload) == 0 {
-			t.receiveFin(seg.Seq + 1)
+		if f&wire.FlagFIN != 0 {
+			// A FIN after the SYN-ACK's data, once it is in (a Fast Open
+			// server may close at once: RFC 7413 4.2.2).
+			t.receiveFin(seg.Seq + 1 + uint32(len(seg.Payload)))
 		}
-		t.sendAck()
+		if !t.fastOpenHoldAck() {
+			t.sendAck()
+		}
 		t.output()
 		t.raise(EventWritable)
 		t.armKeepalive()
@@ -255,6 +263,7 @@ func (t *TCB) ackedSYN() {
 	t.retrans = 0
 	t.sndBufSeq = t.iss + 1
 	t.info.bytesAcked = 0
+	t.fastOpenChildAcked()
 }
 
 // inputSynchronized handles SYN_RCVD and every later state: RFC 9293
@@ -404,7 +413,9 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 					return
 				}
 			}
+			rcvNxt := t.rcvNxt
 			t.acceptData(seg.Seq, seg.Payload)
+			t.rcvRTTMeasure(seg, rcvNxt) // receive-buffer auto-tuning (rcvbuf.go)
 		default:
 			// CLOSE_WAIT, CLOSING, LAST_ACK: the peer already sent its FIN;
 			// the text is ignored (RFC 9293 3.10.7.4 seventh check).
@@ -465,17 +476,36 @@ func (t *TCB) dupAck(seg *Segment) {
 		// for the SYN itself and otherwise stays silent.
 		return
 	}
+	if len(seg.Payload) > 0 && seqLT(seg.Seq, t.rcvNxt) {
+		// Old data again: our ACK was lost or the sender retransmitted
+		// needlessly; the DSACK tells it which (RFC 2883 4).
+		t.setDSACK(seg.Seq, seg.Seq+uint32(len(seg.Payload)))
+	}
 	t.sendAck()
+}
+
+// setDSACK reports [start, end) (clipped to RCV.NXT) as duplicate in the
+// next ACK's first SACK block (RFC 2883 4, tcp_dsack).
+func (t *TCB) setDSACK(start, end uint32) {
+	if !t.sackOK || !t.cfg.DSACK {
+		return
+	}
+	if seqGT(end, t.rcvNxt) && seqLT(start, t.rcvNxt) {
+		end = t.rcvNxt
+	}
+	t.dsack = wire.SACKBlock{Left: start, Right: end}
+	t.dsackPending = true
 }
 
 // inputRST: RFC 9293 3.10.7.4 second check with RFC 5961 3.2: an RST is
 // acted on only if it is exactly at RCV.NXT; an RST elsewhere in the window
 // gets a challenge ACK.
 func (t *TCB) inputRST(seg *Segment) {
-	if t.state == SynReceived && t.passive {
+	if t.state == SynReceived && t.passive && !t.fastOpenChild() {
 		// A passive open is still only a request (Linux's request socket):
 		// any RST in the window drops it and the stack discards this TCB;
-		// the listener is unaffected (RFC 9293: "return to LISTEN").
+		// the listener is unaffected (RFC 9293: "return to LISTEN"). A
+		// Fast Open connection is a full one already (RFC 7413 4.2.2).
 		t.st().RSTsAccepted++
 		t.stopAllTimers()
 		t.setState(Listen, CauseResetInSynRcvd)
@@ -721,6 +751,11 @@ func (t *TCB) updateWindow(seg *Segment) {
 	if seqLT(t.sndWl1, seg.Seq) || (t.sndWl1 == seg.Seq && seqLEQ(t.sndWl2, seg.Ack)) || seqGT(seg.Ack, t.sndWl2) {
 		if wnd != t.sndWnd {
 			t.info.windowUpdates++
+			if t.Unsent() > 0 {
+				// Linux (tcp_ack_update_window): a window change with data
+				// waiting may end an idle period (ssai.go).
+				t.slowStartAfterIdleCheck()
+			}
 		}
 		t.sndWnd = wnd
 		t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
@@ -737,12 +772,15 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	// Trim what was already received.
 	if seqLT(seq, t.rcvNxt) {
 		skip := t.rcvNxt - seq
+		t.setDSACK(seq, seq+uint32(len(p)))
 		if skip >= uint32(len(p)) {
 			t.st().DuplicateData++
 			t.ackPending = true
 			t.quickAck()
 			return
 		}
+		t.ackPending = true
+		t.quickAck()
 		p = p[skip:]
 		seq = t.rcvNxt
 	}

@@ -40,6 +40,7 @@ func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
 		if t.cfg.WindowScaling && (!synAck || t.wsOK) {
 			o.HasWScale, o.WScale = true, t.rcvWscale
 		}
+		t.fastOpenOption(o) // RFC 7413 4.1.1
 	} else {
 		// Active resets carry timestamps too (Linux: tcp_established_options).
 		if t.tsOK {
@@ -81,22 +82,29 @@ func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
 // recently changed first (RFC 2018 4).
 func (t *TCB) fillSACK(o *wire.TCPOptions) {
 	ranges := t.rcvBuf.oooRanges()
-	if len(ranges) == 0 {
-		return
-	}
 	max := wire.MaxSACKBlocks
 	if o.HasTimestamps {
 		max = 3
 	}
-	// The most recent block first, then the others from the highest down.
 	n := 0
+	if t.dsackPending {
+		// A DSACK goes first and in one ACK only (RFC 2883 4).
+		o.SACKBlocks[0] = t.dsack
+		n = 1
+		t.dsackPending = false
+	}
+	if len(ranges) == 0 {
+		o.NumSACK = n
+		return
+	}
+	// The most recent block first, then the others from the highest down.
 	recent := -1
 	for i, r := range ranges {
 		if t.lastOOOValid && seqInWindow(t.lastOOO, t.rcvNxt+uint32(r.start), uint32(r.end-r.start)) {
 			recent = i
 		}
 	}
-	if recent >= 0 {
+	if recent >= 0 && n < max {
 		r := ranges[recent]
 		o.SACKBlocks[n] = wire.SACKBlock{Left: t.rcvNxt + uint32(r.start), Right: t.rcvNxt + uint32(r.end)}
 		n++
@@ -119,7 +127,7 @@ func (t *TCB) sendSYN(ack bool) {
 		flags |= wire.FlagACK
 	}
 	flags |= t.ecnSynFlags(ack)
-	t.emit(flags, t.iss, nil, true)
+	t.emit(flags, t.iss, t.fastOpenSYNPayload(), true)
 	if t.sndNxt == t.iss {
 		t.sndNxt = t.iss + 1
 	}
@@ -219,16 +227,23 @@ func (t *TCB) effectiveMSS() int {
 func (t *TCB) output() {
 	switch t.state {
 	case Established, CloseWait, FinWait1, Closing, LastAck:
+	case SynReceived:
+		// RFC 7413 4.2.2: a Fast Open server may send data before the
+		// handshake completes.
+		if !t.fastOpenChild() {
+			return
+		}
 	default:
 		return
 	}
 	mss := t.effectiveMSS()
 	t.burstStart = t.sndNxt
-	sent, cwndHit := 0, false
+	sent, cwndHit, rwndHit := 0, false, false
 	defer func() {
 		if sent > 0 || cwndHit {
 			t.cwndValidate(cwndHit || t.packetsInFlight() >= t.ccs.Cwnd)
 		}
+		t.chronoOutput(rwndHit, t.cwndLimited(), sent > 0) // tcp_info times (chrono.go)
 	}()
 	for {
 		off := int(t.sndNxt - t.sndBufSeq)
@@ -246,6 +261,7 @@ func (t *TCB) output() {
 				break
 			}
 			if !t.windowAllows(1) && t.sndNxt != t.sndUna {
+				rwndHit = true
 				break
 			}
 			t.sendData(nil, true)
@@ -270,6 +286,7 @@ func (t *TCB) output() {
 		}
 		if !t.windowAllows(uint32(n)) {
 			// Linux sends only segments that fit; the persist timer probes.
+			rwndHit = true
 			break
 		}
 		last := n == avail

@@ -186,7 +186,7 @@ func (t *TCB) rackDetectLoss() (newlyLost uint32, wait time.Duration) {
 			continue
 		}
 		if !sentAfter(t.rack.xmit, t.rack.endSeq, s.xmit, s.end) {
-			if !s.has(txEverRetrans) && !seqLT(s.start, q.highRetrans) {
+			if !s.has(txEverRetrans) && (!q.highRetransValid || !seqLT(s.start, q.highRetrans)) {
 				// Everything beyond was first sent after RACK.xmit_ts
 				// and never retransmitted.
 				break

@@ -13,8 +13,9 @@ import "time"
 //     from a pushed skb with PSH, those of an unpushed one without. The
 //     engine sends MSS-sized segments; the TSO packets Linux would build
 //     end where the record ends, where cwnd or the window stop the burst,
-//     and every tsoSegs segments (TSO autosizing): a first transmission of
-//     pushed data carries PSH when it ends such a packet. A retransmission
+//     and every tsoSegs segments (TSO autosizing), or every half cwnd if
+//     that is fewer (tcp_cwnd_test): a first transmission of pushed data
+//     carries PSH when it ends such a packet. A retransmission
 //     carries PSH when it includes the end of a pushed record (the skb's
 //     own flags: the head of a split skb loses PSH).
 //   - Record boundaries (MSG_EOR): no segment, first transmission or
@@ -159,8 +160,21 @@ func (t *TCB) chunkEnds(end uint32) bool {
 		}
 	}
 	mss := t.effectiveMSS()
-	size := uint32(t.tsoSegs(mss) * mss)
+	size := uint32(min(t.tsoSegs(mss), t.cwndQuota()) * mss)
 	return size > 0 && (end-base)%size == 0
+}
+
+// cwndQuota is Linux's tcp_cwnd_test as the burst began: a TSO packet
+// holds at most half the congestion window ("at least 2 GSO packets in
+// flight") and no more than the window has room for.
+func (t *TCB) cwndQuota() int {
+	mss := max(t.effectiveMSS(), 1)
+	inFlight := 0
+	if d := int(t.burstStart - t.sndUna); d > 0 {
+		inFlight = (d + mss - 1) / mss
+	}
+	cwnd := int(t.ccs.Cwnd)
+	return max(min(max(cwnd/2, 1), cwnd-inFlight), 1)
 }
 
 // recordStart is where record r begins.
@@ -177,8 +191,9 @@ func (t *TCB) recordStart(r *sendRecord) uint32 {
 
 // tsoSegs is Linux's tcp_tso_segs: how many segments one TSO packet holds,
 // from the pacing rate (tcp_tso_autosize with a 64 KiB sk_gso_max_size,
-// tcp_tso_rtt_log 9, tcp_min_tso_segs 2, tcp_pacing_ss_ratio 200 and
-// tcp_pacing_ca_ratio 120). Before an RTT sample the rate is unlimited.
+// tcp_tso_rtt_log 9, tcp_min_tso_segs (Config.MinTSOSegs), tcp_pacing_ss_ratio
+// 200 and tcp_pacing_ca_ratio 120). Before an RTT sample the rate is
+// unlimited.
 func (t *TCB) tsoSegs(mss int) int {
 	const gsoMaxSize = 65536
 	bytes := uint64(gsoMaxSize)
@@ -197,5 +212,5 @@ func (t *TCB) tsoSegs(mss int) int {
 		}
 		bytes = min(bytes, gsoMaxSize)
 	}
-	return max(int(bytes)/max(mss, 1), 2)
+	return max(int(bytes)/max(mss, 1), t.cfg.MinTSOSegs)
 }

@@ -105,7 +105,7 @@ func (t *TCB) rtxAck(ack uint32, tsEcr uint32, ai *ackInfo) {
 	if q.head == len(q.segs) {
 		q.segs = q.segs[:0]
 		q.head = 0
-		q.highRetrans = 0
+		q.highRetrans, q.highRetransValid = 0, false
 		if !t.sackOK {
 			q.sacked = 0
 		}

@@ -126,9 +126,12 @@ func TestRFC9293_MUST_19_BackoffSlowStartCongestionAvoidance(t *testing.T) {
 	})
 	t.Run("windows", func(t *testing.T) {
 		// F-RTO off: this is a real loss of the whole flight, and the peer
-		// below acknowledges only what it receives, in order.
+		// below acknowledges only what it receives, in order. RFC 5681's
+		// own arithmetic (halving, one segment per round): NewReno.
 		cfg := DefaultConfig()
 		cfg.FRTO = 0
+		cfg.CongestionControl = "reno" // the RFC 5681 halving
+		cfg.CongestionControl = "reno"
 		r := r9Passive(t, &cfg, wire.TCPOptions{HasMSS: true, MSS: 1460, HasWScale: true, WScale: 7}, 65535)
 		r.e.SetWriteBuffer(64 << 20)
 		r.e.SetNoDelay(r.now, true)

@@ -48,7 +48,8 @@ type rtxQueue struct {
 	// highRetrans is the end of the highest segment retransmitted while
 	// outstanding: RACK's scan may stop at the first never-retransmitted
 	// segment sent after RACK.xmit_ts only beyond it.
-	highRetrans uint32
+	highRetrans      uint32
+	highRetransValid bool
 }
 
 // live returns the outstanding entries.
@@ -171,8 +172,8 @@ func (q *rtxQueue) markRetransmitted(s *txSeg, now Time) {
 	}
 	s.flags |= txRetrans | txEverRetrans
 	s.xmit = now
-	if seqGT(s.end, q.highRetrans) || q.highRetrans == 0 {
-		q.highRetrans = s.end
+	if !q.highRetransValid || seqGT(s.end, q.highRetrans) {
+		q.highRetrans, q.highRetransValid = s.end, true
 	}
 }
 
@@ -210,7 +211,7 @@ func (q *rtxQueue) reset() {
 	q.segs = q.segs[:0]
 	q.head = 0
 	q.sacked, q.lost, q.retrans = 0, 0, 0
-	q.highRetrans = 0
+	q.highRetrans, q.highRetransValid = 0, false
 }
 
 // release gives the backing array back when nothing is outstanding.

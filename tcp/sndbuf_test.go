@@ -39,3 +39,40 @@ func TestSendBufferGrowsWithCwnd(t *testing.T) {
 		})
 	}
 }
+
+// TestSendBufferGrowsDuringSlowStart: the send buffer follows the congestion
+// window as it grows (two windows of segments, tcp_sndbuf_expand's factor
+// for fast recovery), up to tcp_wmem[2]; with SO_SNDBUF set it stays put.
+func TestSendBufferGrowsDuringSlowStart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setBuf int
+		want   []int // buffer after the handshake, then after each round
+	}{
+		{"grows with cwnd", 0, []int{29200, 58400, 116800, 200000}},
+		{"SO_SNDBUF set", 50000, []int{100000, 100000, 100000, 100000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Timestamps = false
+			cfg.WMem[2] = 200000
+			e := newEndpoint(t, &cfg)
+			if tc.setBuf > 0 {
+				e.SetWriteBuffer(tc.setBuf)
+			}
+			now := time.Second
+			e.Connect(now, OpenOptions{ISN: 1000, MSS: 1460})
+			e.Input(now, &Segment{Seq: 5000, Ack: 1001, Flags: wire.FlagSYN | wire.FlagACK, Window: 65535,
+				Options: wire.TCPOptions{HasMSS: true, MSS: 1460, HasWScale: true, WScale: 7}})
+			data := make([]byte, 1<<20)
+			for round, want := range tc.want {
+				if got := e.WriteBuffer(); got != want {
+					t.Fatalf("round %d (cwnd %d): send buffer %d, want %d", round, e.ccs.Cwnd, got, want)
+				}
+				e.Write(now, data)
+				now += 100 * time.Millisecond
+				e.Input(now, seg(wire.FlagACK, 5001, e.sndNxt, 1000, ""))
+			}
+		})
+	}
+}

@@ -27,8 +27,12 @@ func (t *TCB) SetSendBufferBytes(n int) {
 }
 
 // SetRecvBufferBytes sets the receive buffer's capacity to exactly n bytes
-// (SO_RCVBUF after the socket layer's doubling).
-func (t *TCB) SetRecvBufferBytes(n int) { t.rcvBuf.setLimit(n) }
+// (SO_RCVBUF after the socket layer's doubling); like SO_RCVBUF it turns
+// receive-buffer auto-tuning off.
+func (t *TCB) SetRecvBufferBytes(n int) {
+	t.rcvBuf.setLimit(n)
+	t.tuning.locked = true
+}
 
 // FinReceived reports whether the peer's FIN has been received in order
 // (Linux's SOCK_DONE / RCV_SHUTDOWN), whether or not data before it is still
@@ -78,4 +82,16 @@ func (t *TCB) SetCongestionControl(name string) error {
 	t.cc = alg
 	t.cc.Init(&t.ccs)
 	return nil
+}
+
+// SetSynRetries sets TCP_SYNCNT: how many times this connection's SYN is
+// retransmitted before connect fails (0 restores tcp_syn_retries).
+func (t *TCB) SetSynRetries(n int) { t.synRetries = uint8(min(max(n, 0), 255)) }
+
+// synRetryLimit is TCP_SYNCNT, or tcp_syn_retries.
+func (t *TCB) synRetryLimit() int {
+	if t.synRetries > 0 {
+		return int(t.synRetries)
+	}
+	return t.cfg.SynRetries
 }

@@ -103,11 +103,9 @@ type TCB struct {
 	tsOK      bool
 	sackOK    bool
 	// ecnFlags are ECN's state bits (ecn.go, RFC 3168), rxECN the ECN
-	// field of the segment being processed, ecn the counters of a
-	// connection that negotiated ECN (nil for the others).
+	// field of the segment being processed (its counters are in Stats).
 	ecnFlags  uint8
 	rxECN     wire.ECN
-	ecn       *ecnConn
 	tsRecent  uint32 // TS.Recent (RFC 7323 4.3)
 	tsRecentT Time   // when TS.Recent was set, for the 24-day rule (RFC 7323 5.5)
 	tsOffset  uint32
@@ -236,6 +234,9 @@ type TCB struct {
 	// its SACK block is reported first (RFC 2018 4).
 	lastOOO      uint32
 	lastOOOValid bool
+	// dsack is the duplicate range the next ACK reports (RFC 2883).
+	dsack        wire.SACKBlock
+	dsackPending bool
 
 	// sndBufLocked: the user set SO_SNDBUF, so the send buffer does not
 	// grow by itself (expandSndBuf).
@@ -261,6 +262,17 @@ type TCB struct {
 	// pingpong is Linux's interactive mode, entered when the peer's FIN
 	// moves us to CLOSE_WAIT: quick ACKs stop, ACKs are delayed.
 	pingpong bool
+	// writePending: a writer waits for the handshake (SetWritePending).
+	writePending bool
+	// synRetries is TCP_SYNCNT (SetSynRetries; 0: Config.SynRetries).
+	synRetries uint8
+	// fo is the Fast Open state (fastopen.go), nil unless the connection
+	// uses RFC 7413.
+	fo *fastOpen
+	// chrono accounts the time spent busy, rwnd- and sndbuf-limited
+	// (chrono.go); tuning is receive-buffer auto-tuning (rcvbuf.go).
+	chrono chronoStats
+	tuning rcvTuning
 }
 
 // New returns a TCB in the CLOSED state that will hand its segments and
@@ -300,7 +312,6 @@ func (t *TCB) Stats() Stats {
 	st.Retransmits = t.info.retransmits
 	st.WindowProbes = t.info.windowProbes
 	st.KeepaliveProbes = t.info.keepaliveProbes
-	t.ecnStats(&st)
 	return st
 }
 
@@ -328,6 +339,7 @@ func (t *TCB) setState(s State, cause Cause) {
 		// Linux starts tcpi_last_data_recv's clock (icsk_ack.lrcvtime)
 		// when the connection is established.
 		t.lastDataRecv = t.now
+		t.initRcvSpace()
 	case Closed:
 		t.stopAllTimers()
 		t.sndBuf.shrink()
@@ -431,6 +443,11 @@ func (t *TCB) Connect(now Time, o OpenOptions) error {
 	t.initWindowsAndMSS(o)
 	t.rcvSsthresh = t.initialRcvWnd(int(t.advMSS))
 	t.setState(SynSent, CauseActiveOpen)
+	if t.fastOpenDeferred() {
+		// TCP_FASTOPEN_CONNECT with a cookie: the SYN waits for the
+		// first write's data (SendDeferredSYN).
+		return nil
+	}
 	t.sendSYN(false)
 	return nil
 }
@@ -484,11 +501,15 @@ func (t *TCB) writeWith(now Time, p []byte, urgent, push, eor bool) (int, error)
 	}
 	n := t.sndBuf.write(p)
 	t.noteWrite(n, push, eor)
+	if n > 0 && t.state.synchronized() {
+		t.slowStartAfterIdleCheck() // Linux: as the data is queued (tcp_skb_entail)
+	}
+	t.chronoWrite(n, len(p))
 	if urgent && n > 0 {
 		t.sndUp = t.sndBufSeq + uint32(t.sndBuf.Len())
 		t.sndUrg = true
 	}
-	if t.state.synchronized() {
+	if t.state.synchronized() || t.fastOpenChild() {
 		t.output()
 	}
 	return n, nil
@@ -502,6 +523,7 @@ func (t *TCB) Read(now Time, p []byte) (int, error) {
 	if t.rcvBuf.readable() > 0 && !t.readShut {
 		before := t.rcvWindowToAdvertise()
 		n := t.rcvBuf.read(p)
+		t.rcvSpaceAdjust()
 		t.afterRead(before)
 		return n, nil
 	}
@@ -783,6 +805,7 @@ func (t *TCB) SetUserTimeout(d time.Duration) { t.userTimeout = d }
 func (t *TCB) SetReadBuffer(n int) {
 	n = clampBuf(2*n, t.cfg.RMem[0], 1<<30)
 	t.rcvBuf.setLimit(n)
+	t.tuning.locked = true // SOCK_RCVBUF_LOCK: no auto-tuning (rcvbuf.go)
 }
 
 // SetWriteBuffer sets SO_SNDBUF; see SetReadBuffer.

@@ -81,6 +81,7 @@ func (t *TCB) bufferDrained(snd bool) {
 	if !busy {
 		if snd {
 			t.sndBuf.shrink()
+			t.rtxq.release()
 		} else {
 			t.rcvBuf.shrink()
 		}
@@ -101,6 +102,7 @@ func (t *TCB) reclaimBuffers() {
 		return
 	}
 	t.sndBuf.shrink()
+	t.rtxq.release()
 	t.rcvBuf.shrink()
 }
 
@@ -119,8 +121,8 @@ func (t *TCB) retransmitTimer() {
 		if t.retrans == 0 {
 			t.retransStart = t.now - t.rtoBackedOff()
 		}
-		if t.retrans >= t.cfg.SynRetries+t.cfg.SynLinearTimeouts ||
-			t.retrans > 0 && t.now-t.retransStart >= retriesBudget(t.cfg.SynRetries, t.cfg.RTOInitial, t.cfg.RTOMax) {
+		if t.retrans >= t.synRetryLimit()+t.cfg.SynLinearTimeouts ||
+			t.retrans > 0 && t.now-t.retransStart >= retriesBudget(t.synRetryLimit(), t.cfg.RTOInitial, t.cfg.RTOMax) {
 			t.fail(t.timeoutErr(), CauseSynTimeout)
 			return
 		}

@@ -117,6 +117,7 @@ type synfinInstance struct {
 	tcpCfg     tcp.Config
 	syncookies int
 	gso        bool
+	foKeys     *fastOpenKeys // net.ipv4.tcp_fastopen_key (synfin_fastopen.go)
 	restore    []sysctlSaved // what set_sysctls.py changed, for the restore script
 
 	st   *stack.Stack
@@ -276,9 +277,15 @@ func (in *synfinInstance) ensureStack() error {
 		Clock:      in.clk,
 		Secret:     &secret,
 		Syncookies: in.syncookies,
+		// Linux ends a handshake on a net or host unreachable, and drops a
+		// passive open's request on one.
+		AbortHandshakeOnUnreachable: true,
 	})
 	if err != nil {
 		return fmt.Errorf("synfin: %v", err)
+	}
+	if in.foKeys != nil {
+		st.SetFastOpenKey(in.foKeys.primary, in.foKeys.backup)
 	}
 	local := in.cfg.LocalIP
 	if !local.IsValid() {

@@ -53,18 +53,19 @@ func TestSynfinECNScripts(t *testing.T) {
 		"+.01 < [ce] P. 1:1001(1000) ack 1 win 320\n"+
 		"+0 > [noecn] E. 1:1(0) ack 1001\n"+
 		// Our data: ECT(0), ECE still set.
-		"+.01 write(4, ..., 1000) = 1000\n"+
-		"+0 > [ect0] PE. 1:1001(1000) ack 1001\n"+
-		// The peer's CWR ends the echo; its ECE starts our reduction.
+		"+.01 write(4, ..., 2000) = 2000\n"+
+		"+0 > [ect0] PE. 1:2001(2000) ack 1001\n"+
+		// The peer's CWR ends the echo (its data is acknowledged at
+		// once); its ECE starts our reduction.
 		"+.01 < [ect0] EW. 1001:2001(1000) ack 1001 win 320\n"+
-		"+0 > [noecn] . 1001:1001(0) ack 2001\n"+
+		"+0 > [noecn] . 2001:2001(0) ack 2001\n"+
 		"+0 %{ assert tcpi_ca_state == TCP_CA_CWR, tcpi_ca_state }%\n"+
 		"+0 %{ assert tcpi_delivered_ce == 1, tcpi_delivered_ce }%\n"+
 		"+0 %{ assert tcpi_options & TCPI_OPT_ECN, tcpi_options }%\n"+
 		// The first new data after the reduction carries CWR.
 		"+.01 write(4, ..., 1000) = 1000\n"+
-		"+0 > [ect0] PW. 1001:2001(1000) ack 2001\n"+
-		"+.01 < [ect0] . 2001:2001(0) ack 2001 win 320\n"+
+		"+0 > [ect0] PW. 2001:3001(1000) ack 2001\n"+
+		"+.01 < [ect0] . 2001:2001(0) ack 3001 win 320\n"+
 		"+0 %{ assert tcpi_ca_state == TCP_CA_Open, tcpi_ca_state }%\n")
 	wantStatus(t, res, Pass)
 

@@ -234,7 +234,14 @@ func (in *synfinInstance) shellCommand(c shellCmd) error {
 		in.note("tc ignored (synfin has no qdisc): %s", strings.Join(c.words, " "))
 		return nil
 	case base == "ip" && len(args) > 0 && args[0] == "tcp_metrics":
-		in.note("ip tcp_metrics ignored (synfin keeps no metrics cache)")
+		// The only metrics synfin keeps are TCP Fast Open's cookie cache.
+		if len(args) > 1 && args[1] == "flush" {
+			if in.st != nil {
+				in.st.FlushFastOpenCache()
+			}
+			return nil
+		}
+		in.note("ip tcp_metrics ignored: %s", strings.Join(c.words, " "))
 		return nil
 	case base == "ip":
 		return &UnsupportedError{Feature: "route attributes (ip route)", Detail: strings.Join(c.words, " ")}
@@ -334,6 +341,10 @@ func (in *synfinInstance) sysctlValue(name string) string {
 		return strconv.Itoa(c.SynackRetries)
 	case "tcp_ecn":
 		return strconv.Itoa(c.ECN)
+	case "tcp_fastopen":
+		return fmt.Sprintf("%#x", c.FastOpen)
+	case "tcp_fastopen_key":
+		return in.fastOpenKeyValue()
 	}
 	for _, d := range PacketdrillDefaults {
 		if d.Name == name {
@@ -485,8 +496,18 @@ func (in *synfinInstance) sysctl(name, value string, fromDefaults bool) error {
 		}
 	case "net.ipv4.tcp_ecn_fallback":
 		err = set(func(v int) { c.ECNFallback = v != 0 })
-	case "net.ipv4.tcp_fastopen", "net.ipv4.tcp_fastopen_key", "net.ipv4.tcp_fastopen_blackhole_timeout_sec", "net.ipv4.tcp_fastopen_cookies":
-		err = unsupported("TCP Fast Open", func(v string) bool { return name == "net.ipv4.tcp_fastopen" && is("0")(v) })
+	case "net.ipv4.tcp_fastopen":
+		err = set(func(v int) { c.FastOpen = v })
+	case "net.ipv4.tcp_fastopen_key":
+		err = in.fastOpenKeySysctl(value)
+	case "net.ipv4.tcp_fastopen_blackhole_timeout_sec":
+		// Linux 6.x's default: no blackhole detection, as synfin.
+		err = unsupported("TCP Fast Open blackhole detection", is("0"))
+	case "net.ipv4.tcp_fastopen_cookies":
+		// Gone from Linux (the cookies live in the TCP metrics): the
+		// write fails, as it does there, and `|| ip tcp_metrics flush`
+		// may follow.
+		err = fmt.Errorf("sysctl: cannot stat /proc/sys/net/ipv4/tcp_fastopen_cookies: No such file or directory")
 	case "net.ipv4.tcp_dsack":
 		err = set(func(v int) { c.DSACK = v != 0 })
 	case "net.ipv4.tcp_fack":
@@ -498,13 +519,16 @@ func (in *synfinInstance) sysctl(name, value string, fromDefaults bool) error {
 	case "net.ipv4.tcp_max_reordering":
 		err = set(func(v int) { c.MaxReordering = v })
 	case "net.ipv4.tcp_slow_start_after_idle":
-		// synfin never restarts the window after idle.
-		err = unsupported("slow start after idle", is("0"))
+		err = set(func(v int) { c.SlowStartAfterIdle = v != 0 })
+	case "net.ipv4.tcp_moderate_rcvbuf":
+		err = set(func(v int) { c.ModerateRcvbuf = v != 0 })
 	case "net.ipv4.tcp_early_retrans":
 		err = set(func(v int) { c.EarlyRetrans = v })
 	case "net.ipv4.tcp_recovery":
 		err = set(func(v int) { c.Recovery = v })
-	case "net.ipv4.tcp_tso_win_divisor", "net.ipv4.tcp_min_tso_segs":
+	case "net.ipv4.tcp_min_tso_segs":
+		err = set(func(v int) { c.MinTSOSegs = v })
+	case "net.ipv4.tcp_tso_win_divisor":
 		// synfin sends MSS-sized segments and the runner joins them
 		// into the TSO packets a script expects: TSO sizing is not
 		// visible to scripts.
@@ -526,7 +550,7 @@ func (in *synfinInstance) sysctl(name, value string, fromDefaults bool) error {
 	case "net.ipv4.tcp_base_mss", "net.ipv4.tcp_mtu_probe_floor", "net.ipv4.tcp_probe_threshold", "net.ipv4.tcp_probe_interval":
 		err = unsupported("MTU probing", nil)
 	case "net.ipv4.tcp_min_rtt_wlen", "net.ipv4.tcp_limit_output_bytes", "net.ipv4.tcp_autocorking",
-		"net.ipv4.tcp_moderate_rcvbuf", "net.ipv4.tcp_no_metrics_save", "net.ipv4.tcp_tw_reuse",
+		"net.ipv4.tcp_no_metrics_save", "net.ipv4.tcp_tw_reuse",
 		"net.ipv4.tcp_thin_linear_timeouts", "net.ipv4.tcp_workaround_signed_windows",
 		"net.ipv4.tcp_comp_sack_nr", "net.ipv4.tcp_comp_sack_delay_ns", "net.ipv4.tcp_tso_rtt_log",
 		"net.ipv4.tcp_shrink_window", "net.ipv4.tcp_backlog_ack_defer", "net.ipv4.tcp_pingpong_thresh":

@@ -220,6 +220,9 @@ func parseIovecs(v Value) ([]iovec, error) {
 
 // msghdr is the part of a struct msghdr the calls use.
 type msghdr struct {
+	// name is msg_name: "..." (Any) is the script's remote address.
+	name    Value
+	hasName bool
 	s       *Struct
 	iov     []iovec
 	control Value // msg_control as written, or nil
@@ -241,6 +244,8 @@ func parseMsghdr(v Value) (*msghdr, error) {
 			m.iov = iov
 		case "msg_control":
 			m.control = f.Value
+		case "msg_name":
+			m.name, m.hasName = f.Value, true
 		}
 	}
 	return m, nil
@@ -408,8 +413,6 @@ func flagsArg(req *SyscallRequest, i int) (int, error) {
 		return 0, err
 	}
 	switch {
-	case flags&socket.MSG_FASTOPEN != 0:
-		return 0, &UnsupportedError{Feature: "TCP Fast Open", Detail: "MSG_FASTOPEN"}
 	case flags&socket.MSG_ERRQUEUE != 0:
 		return 0, &UnsupportedError{Feature: "socket error queue", Detail: "MSG_ERRQUEUE"}
 	}
@@ -532,6 +535,7 @@ func (in *synfinInstance) sysSend(req *SyscallRequest) (PendingCall, error) {
 	var (
 		iov   [][]byte
 		flags int
+		msg   *msghdr
 	)
 	switch req.Name {
 	case "write", "send", "sendto":
@@ -560,6 +564,7 @@ func (in *synfinInstance) sysSend(req *SyscallRequest) (PendingCall, error) {
 		} else {
 			var m *msghdr
 			if m, err = parseMsghdr(argAt(req, 1)); err == nil {
+				msg = m
 				vecs = m.iov
 				if a, ok := m.control.(Array); ok && len(a) > 0 {
 					return nil, &UnsupportedError{Feature: "sendmsg control messages", Detail: a.String()}
@@ -590,7 +595,9 @@ func (in *synfinInstance) sysSend(req *SyscallRequest) (PendingCall, error) {
 	case "send":
 		c = in.tbl.Send(fd, iov[0], flags)
 	case "sendto":
-		to, err := sockaddrArg(argAt(req, 4), netip.AddrPort{})
+		// "..." is the remote address, which MSG_FASTOPEN connects to.
+		def := in.familyAddr(fd, netip.AddrPortFrom(in.remoteIP(), in.connPort))
+		to, err := sockaddrArg(argAt(req, 4), def)
 		if err != nil {
 			return nil, argErr(req, "%v", err)
 		}
@@ -598,7 +605,16 @@ func (in *synfinInstance) sysSend(req *SyscallRequest) (PendingCall, error) {
 	case "writev":
 		c = in.tbl.Writev(fd, iov)
 	case "sendmsg":
-		c = in.tbl.Sendmsg(fd, &socket.Msghdr{Iov: iov}, flags)
+		m := &socket.Msghdr{Iov: iov}
+		if msg != nil && msg.hasName {
+			def := in.familyAddr(fd, netip.AddrPortFrom(in.remoteIP(), in.connPort))
+			to, err := sockaddrArg(msg.name, def)
+			if err != nil {
+				return nil, argErr(req, "%v", err)
+			}
+			m.Name, m.HasName = to, true
+		}
+		c = in.tbl.Sendmsg(fd, m, flags)
 	}
 	return in.block(c, nil), nil
 }
@@ -631,10 +647,6 @@ func (in *synfinInstance) sysShutdown(req *SyscallRequest) (PendingCall, error) 
 
 // Socket options synfin cannot emulate, by level and name.
 var synfinMissingOpts = map[[2]int]string{
-	{socket.SOL_TCP, socket.TCP_FASTOPEN}:             "TCP Fast Open",
-	{socket.SOL_TCP, socket.TCP_FASTOPEN_CONNECT}:     "TCP Fast Open",
-	{socket.SOL_TCP, socket.TCP_FASTOPEN_KEY}:         "TCP Fast Open",
-	{socket.SOL_TCP, socket.TCP_FASTOPEN_NO_COOKIE}:   "TCP Fast Open",
 	{socket.SOL_TCP, socket.TCP_MD5SIG}:               "TCP MD5 signatures",
 	{socket.SOL_TCP, 32}:                              "TCP MD5 signatures", // TCP_MD5SIG_EXT
 	{socket.SOL_TCP, socket.TCP_ULP}:                  "TCP ULPs (kTLS)",
@@ -793,7 +805,7 @@ func (in *synfinInstance) sysGetsockopt(req *SyscallRequest) (PendingCall, error
 	if err != nil {
 		return nil, err
 	}
-	if f, ok := synfinMissingOpts[[2]int{level, name}]; ok && !(level == socket.SOL_TCP && name == socket.TCP_FASTOPEN) {
+	if f, ok := synfinMissingOpts[[2]int{level, name}]; ok {
 		return nil, &UnsupportedError{Feature: f, Detail: "getsockopt"}
 	}
 	valArg, lenArg := argAt(req, 3), argAt(req, 4)

@@ -44,24 +44,23 @@ const (
 //     state (Linux's reset on entering TCP_CA_Loss);
 //   - undo restores cwnd only, unless UndoRestoresState asks for RFC 9438
 //     4.9.2's restoration of W_max, K, the epoch and W_est.
+//
+// A Cubic is about 100 bytes: it reads its parameters through a pointer (the
+// Config's, like Linux's module globals), and HyStart++'s state and the undo
+// record are allocated only when their knobs are on.
 type Cubic struct {
-	p CubicParams
-	// Constants derived from p.
-	betaScale    uint32 // 1/alpha_cubic in 8ths: acks per W_est increment per cwnd
-	cubeRTTScale uint64 // C in 1024ths (bic_scale*10)
-	cubeFactor   uint64 // 2^40 / cubeRTTScale, for K = cbrt((W_max-cwnd)/C)
-	jiffy        time.Duration
-
+	p *CubicParams
 	cubicState
-	hs  hystart
-	hpp hystartPP
-
+	hs hystart
 	// priorCwnd is cwnd when the last loss episode began (Linux
 	// tp->prior_cwnd), restored by UndoCwnd.
 	priorCwnd uint32
-	// undo is the CUBIC state saved at the last SSThresh (RFC 9438 4.9.2).
-	undo    cubicState
-	undoSet bool
+	undoSet   bool
+	// undo is the CUBIC state saved at the last SSThresh (RFC 9438
+	// 4.9.2), with UndoRestoresState.
+	undo *cubicState
+	// hpp is HyStart++'s state, with HystartPlusPlus.
+	hpp *hystartPP
 }
 
 // cubicState is what RFC 9438 4.9.2 saves before a reduction.
@@ -71,41 +70,54 @@ type cubicState struct {
 	lastCwnd    uint32 // cwnd when cnt was last computed
 	lastTime    uint32 // tick when cnt was last computed
 	originPoint uint32 // the plateau of the current curve (W_max or cwnd_epoch)
-	k           uint64 // K, in 1024ths of a second
+	k           uint32 // K, in 1024ths of a second
 	delayMin    uint32 // smallest RTT sample in microseconds, 0 before one
-	epoch       bool   // a congestion avoidance epoch is running
 	epochStart  uint32 // t_epoch, in ticks
 	ackCnt      uint32 // segments acked since W_est last grew
 	wEst        uint32 // W_est (Linux tcp_cwnd), in segments
+	epoch       bool   // a congestion avoidance epoch is running
 }
+
+// defaultCubicParams backs Cubics given invalid parameters.
+var defaultCubicParams = DefaultCubicParams()
 
 // NewCubic returns a Cubic with the given parameters (which must be valid,
 // see CubicParams.Validate; invalid ones are replaced by the defaults).
 func NewCubic(p CubicParams) *Cubic {
 	c := new(Cubic)
-	c.setCubicParams(p)
+	c.setCubicParams(&p)
 	return c
 }
 
-func (c *Cubic) setParams(p *Params) { c.setCubicParams(p.Cubic) }
+// setParams makes c read p.Cubic, which must not change while c is in use
+// (tcp.Config's rule).
+func (c *Cubic) setParams(p *Params) { c.setCubicParams(&p.Cubic) }
 
-func (c *Cubic) setCubicParams(p CubicParams) {
+func (c *Cubic) setCubicParams(p *CubicParams) {
 	if p.Validate() != nil {
-		p = DefaultCubicParams()
+		p = &defaultCubicParams
 	}
 	c.p = p
-	// alpha_cubic = 3(1-beta)/(1+beta) (RFC 9438 4.3); W_est grows by one
-	// segment every cwnd/alpha_cubic segments acked, and 8/alpha_cubic is:
-	c.betaScale = 8 * (cubicBetaScale + p.Beta) / 3 / (cubicBetaScale - p.Beta)
-	c.cubeRTTScale = uint64(p.BicScale) * 10
-	// K^3 = (W_max - cwnd_epoch)/C with K in 1024ths of a second:
-	// K^3 = (W_max - cwnd_epoch) * 2^30 * 1024/(bic_scale*10).
-	c.cubeFactor = (uint64(1) << (cubicTimeShift + 3*cubicTimeShift)) / c.cubeRTTScale
-	c.jiffy = time.Second / time.Duration(p.HZ)
 }
 
 // Params returns the connection's parameters.
-func (c *Cubic) Params() CubicParams { return c.p }
+func (c *Cubic) Params() CubicParams { return *c.p }
+
+// betaScale is 8/alpha_cubic: alpha_cubic = 3(1-beta)/(1+beta) (RFC 9438
+// 4.3), and W_est grows by one segment every cwnd/alpha_cubic segments
+// acknowledged (Linux beta_scale).
+func (c *Cubic) betaScale() uint32 {
+	return 8 * (cubicBetaScale + c.p.Beta) / 3 / (cubicBetaScale - c.p.Beta)
+}
+
+// cubeRTTScale is C in 1024ths (bic_scale*10).
+func (c *Cubic) cubeRTTScale() uint64 { return uint64(c.p.BicScale) * 10 }
+
+// cubeFactor turns W_max - cwnd_epoch into K^3, K in 1024ths of a second:
+// K^3 = (W_max - cwnd_epoch)/C = (W_max - cwnd_epoch) * 2^40/(bic_scale*10).
+func (c *Cubic) cubeFactor() uint64 {
+	return (uint64(1) << (cubicTimeShift + 3*cubicTimeShift)) / c.cubeRTTScale()
+}
 
 // Name returns "cubic".
 func (c *Cubic) Name() string { return "cubic" }
@@ -116,18 +128,22 @@ func (c *Cubic) Init(s *Sender) {
 	c.cubicState = cubicState{}
 	c.undoSet = false
 	c.priorCwnd = 0
-	c.hs = hystart{}
-	c.hpp = hystartPP{}
+	c.hs = hystart{} // its first round starts with the first ACK it sees
+	c.hpp = nil
 	if c.p.Hystart {
-		// HyStart's first round starts with the first ACK it sees.
-		c.hpp.init(s)
+		if c.p.HystartPlusPlus {
+			c.hpp = new(hystartPP)
+			c.hpp.init(s)
+		}
 	} else if c.p.InitialSsthresh != 0 {
 		s.Ssthresh = c.p.InitialSsthresh
 	}
 }
 
 // tick is Linux's tcp_jiffies32: now in ticks of 1/HZ s.
-func (c *Cubic) tick(now time.Duration) uint32 { return uint32(now / c.jiffy) }
+func (c *Cubic) tick(now time.Duration) uint32 {
+	return uint32(now / (time.Second / time.Duration(c.p.HZ)))
+}
 
 // usecsToTicks rounds a time in microseconds up to whole ticks
 // (usecs_to_jiffies).
@@ -140,7 +156,12 @@ func (c *Cubic) usecsToTicks(us uint32) uint64 {
 // and the new threshold is beta_cubic*cwnd, at least two segments (RFC 9438
 // 4.6). The state before it is saved for UndoCwnd (RFC 9438 4.9.2).
 func (c *Cubic) SSThresh(s *Sender) uint32 {
-	c.undo, c.undoSet = c.cubicState, true
+	if c.p.UndoRestoresState {
+		if c.undo == nil {
+			c.undo = new(cubicState)
+		}
+		*c.undo, c.undoSet = c.cubicState, true
+	}
 	c.priorCwnd = s.Cwnd
 	c.epoch = false
 	if s.Cwnd < c.wMax && c.p.FastConvergence {
@@ -149,7 +170,7 @@ func (c *Cubic) SSThresh(s *Sender) uint32 {
 		c.wMax = s.Cwnd
 	}
 	// A loss ends HyStart++'s initial slow start (RFC 9406 4.2).
-	c.hpp.active = false
+	c.hpp.stop()
 	return max(uint32(uint64(s.Cwnd)*uint64(c.p.Beta)/cubicBetaScale), 2)
 }
 
@@ -218,7 +239,7 @@ func (c *Cubic) update(cwnd uint32, now time.Duration, acked uint32) {
 			} else {
 				// K = cbrt((W_max - cwnd_epoch)/C) (RFC 9438 4.2
 				// Figure 2).
-				c.k = cbrt64(c.cubeFactor * uint64(c.wMax-cwnd))
+				c.k = uint32(cbrt64(c.cubeFactor() * uint64(c.wMax-cwnd)))
 				c.originPoint = c.wMax
 			}
 		}
@@ -230,16 +251,17 @@ func (c *Cubic) update(cwnd uint32, now time.Duration, acked uint32) {
 		}
 		t += c.usecsToTicks(c.delayMin)
 		t = (t << cubicTimeShift) / uint64(c.p.HZ)
+		k := uint64(c.k)
 		var offs uint64
-		if t < c.k {
-			offs = c.k - t
+		if t < k {
+			offs = k - t
 		} else {
-			offs = t - c.k
+			offs = t - k
 		}
 		// |W_cubic(t) - W_max| = C*(t-K)^3 (RFC 9438 4.2 Figure 1).
-		delta := cubeTerm(c.cubeRTTScale, offs)
+		delta := cubeTerm(c.cubeRTTScale(), offs)
 		var target uint32
-		if t < c.k {
+		if t < k {
 			target = satSub(c.originPoint, delta)
 		} else {
 			target = satAdd(c.originPoint, delta)
@@ -260,7 +282,7 @@ func (c *Cubic) update(cwnd uint32, now time.Duration, acked uint32) {
 		// Reno-friendly region (RFC 9438 4.3): W_est gains alpha_cubic
 		// segments per cwnd acknowledged (Figure 4); if it is ahead of
 		// cwnd, cwnd grows at least as fast as W_est would.
-		per := max(uint32(uint64(cwnd)*uint64(c.betaScale)>>3), 1)
+		per := max(uint32(uint64(cwnd)*uint64(c.betaScale())>>3), 1)
 		if c.ackCnt > per {
 			n := (c.ackCnt - 1) / per
 			c.ackCnt -= n * per
@@ -384,7 +406,7 @@ func (c *Cubic) OnEvent(s *Sender, ev Event) {
 		c.cubicState = cubicState{}
 		c.hs = hystart{}
 		c.hs.reset(s)
-		c.hpp.active = false
+		c.hpp.stop()
 	}
 }
 
@@ -394,7 +416,7 @@ func (c *Cubic) OnEvent(s *Sender, ev Event) {
 // that window, CUBIC's own state is restored too (RFC 9438 4.9.2).
 func (c *Cubic) UndoCwnd(s *Sender) uint32 {
 	if c.p.UndoRestoresState && c.undoSet && s.Cwnd < c.priorCwnd {
-		c.cubicState = c.undo
+		c.cubicState = *c.undo
 		c.undoSet = false
 	}
 	return max(s.Cwnd, c.priorCwnd)
@@ -413,4 +435,4 @@ func (c *Cubic) K() time.Duration {
 func (c *Cubic) DelayMin() time.Duration { return time.Duration(c.delayMin) * time.Microsecond }
 
 // InCSS reports whether HyStart++ is in Conservative Slow Start.
-func (c *Cubic) InCSS() bool { return c.hpp.active && c.hpp.inCSS }
+func (c *Cubic) InCSS() bool { return c.hpp != nil && c.hpp.active && c.hpp.inCSS }

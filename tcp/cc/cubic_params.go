@@ -24,8 +24,9 @@ func (p *Params) Validate() error { return p.Cubic.Validate() }
 type paramsUser interface{ setParams(p *Params) }
 
 // NewWithParams is New for a host whose module parameters are p (nil means
-// the defaults): an algorithm that has parameters gets its own copy of
-// them, so changing p later affects only connections created later.
+// the defaults). An algorithm that has parameters reads them from p, which
+// must not change while the connection lives (tcp.Config's rule: a new
+// Config affects the connections created with it).
 func NewWithParams(name string, p *Params) (Algorithm, error) {
 	alg, err := New(name)
 	if err != nil {

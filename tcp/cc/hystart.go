@@ -23,13 +23,13 @@ import "time"
 // upon drop in min RTT"): otherwise a fall of the minimum delay late in a
 // round compares an old, larger minimum with the new one and exits.
 type hystart struct {
-	found      bool   // slow start was ended by HyStart
-	started    bool   // a round has been started
 	roundStart uint32 // the round's first ACK, microsecond clock
 	lastAck    uint32 // the last ACK of the current train, microsecond clock
 	endSeq     uint32 // the round ends when SND.UNA passes this SND.NXT
 	currRTT    uint32 // the round's smallest RTT sample, microseconds
 	sampleCnt  uint8  // samples counted towards the first delay check
+	found      bool   // slow start was ended by HyStart
+	started    bool   // a round has been started
 }
 
 // HyStart's constants (Linux tcp_cubic.c).

@@ -53,7 +53,7 @@ func (h *hystartPP) init(s *Sender) {
 // the connection has not left its initial slow start, and ssthresh is still
 // at its initial value (RFC 9406 4.3).
 func (h *hystartPP) running(c *Cubic, s *Sender) bool {
-	if !c.p.Hystart || !c.p.HystartPlusPlus || !h.active {
+	if h == nil || !c.p.Hystart || !c.p.HystartPlusPlus || !h.active {
 		return false
 	}
 	if s.Ssthresh != InfiniteSSThresh {
@@ -61,6 +61,13 @@ func (h *hystartPP) running(c *Cubic, s *Sender) bool {
 		return false
 	}
 	return true
+}
+
+// stop ends HyStart++ for the connection (after a loss or a timeout).
+func (h *hystartPP) stop() {
+	if h != nil {
+		h.active = false
+	}
 }
 
 // onAck does RFC 9406 4.2's per-ACK work: round tracking, the minimum RTT
