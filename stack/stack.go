@@ -95,6 +95,12 @@ const SyncookiesNever = -1
 
 // Stack is a host.
 type Stack struct {
+	// txBlocked makes TCP's transmissions fail (SetTxBlocked).
+	txBlocked atomic.Bool
+	// scratchSeg is the Segment every engine of this stack builds its
+	// outgoing segments in (tcp.SegmentScratch).
+	scratchSeg tcp.Segment
+
 	mu     sync.Mutex
 	opts   Options
 	cfg    *tcp.Config
@@ -505,3 +511,10 @@ func (s *Stack) runTimers(now time.Duration) {
 		}
 	})
 }
+
+// SetTxBlocked makes the stack's local transmit queue refuse every TCP
+// segment carrying data while blocked is true, as a full or zero-length
+// queue discipline would (tc qdisc ... limit 0): connections see their
+// transmissions fail and retry later. It exists for tests and the
+// packetdrill runner.
+func (s *Stack) SetTxBlocked(blocked bool) { s.txBlocked.Store(blocked) }

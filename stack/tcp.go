@@ -63,6 +63,15 @@ type conn struct {
 }
 
 // Segment implements tcp.Output: serialise and queue for transmission.
+// TxBlocked implements tcp.TxBlocker: the stack's transmit switch
+// (SetTxBlocked).
+func (c *conn) TxBlocked() bool { return c.s.txBlocked.Load() }
+
+// ScratchSegment implements tcp.SegmentScratch: the stack's engines run
+// under its lock and Segment serialises each segment before returning, so
+// they share one scratch segment instead of carrying one each.
+func (c *conn) ScratchSegment() *tcp.Segment { return &c.s.scratchSeg }
+
 func (c *conn) Segment(seg *tcp.Segment) {
 	if c.mute {
 		return

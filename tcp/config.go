@@ -89,7 +89,7 @@ type Config struct {
 	// SlowStartAfterIdle decays the congestion window after the sender was
 	// idle for longer than the RTO: halved per RTO, down to the initial
 	// window (tcp_slow_start_after_idle, default on; RFC 5681 4.1, RFC
-	// 7661; ssai.go).
+	// 2861; ssai.go).
 	SlowStartAfterIdle bool
 	// MinTSOSegs is the fewest segments Linux puts in one TSO packet
 	// (tcp_min_tso_segs, 2). The engine sends MSS-sized segments; the TSO

@@ -186,9 +186,9 @@ func (t *TCB) ecnAck(seg *Segment, prevUna uint32, ai *ackInfo) {
 		delivered++
 	}
 	t.st().DeliveredCE += uint64(delivered)
-	if t.ca < caCWR {
-		t.onECE()
-	}
+	// The reduction itself waits for the recovery state machine (onAck),
+	// which starts it where Linux's tcp_try_to_open would.
+	ai.ece = true
 }
 
 // onECE reacts to an ACK carrying ECE while the connection is not already
@@ -203,7 +203,6 @@ func (t *TCB) onECE() {
 	t.st().ECNReductions++
 	t.ccs.Now = t.now
 	t.enterCWR()
-	t.ecnQueueCWR()
 	t.cc.OnEvent(&t.ccs, cc.EventECE)
 }
 

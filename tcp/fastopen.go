@@ -19,11 +19,12 @@ import (
 // AcceptFastOpen before the SYN is fed to it (RFC 7413 4.2.2): the data is
 // delivered at once and the connection is handed to accept in SYN_RCVD.
 //
-// Data carried by our SYN is queued in the send buffer but counts as sent
-// only once the SYN-ACK acknowledges it: what the SYN-ACK leaves
-// unacknowledged is sent again right after the handshake, as Linux's
-// tcp_rcv_fastopen_synack retransmits it (RFC 7413 4.1.3). A retransmitted
-// SYN carries neither data nor the option, as in Linux.
+// Data carried by our SYN is sent sequence space: what the SYN-ACK leaves
+// unacknowledged is deemed lost and retransmitted right after the
+// handshake, without the congestion response, as Linux's
+// tcp_rcv_fastopen_synack does (RFC 7413 4.1.3: the server may acknowledge
+// only the SYN). A retransmitted SYN carries neither data nor the option,
+// as in Linux.
 
 // The bits of Linux's net.ipv4.tcp_fastopen (Config.FastOpen).
 const (
@@ -181,6 +182,7 @@ func (t *TCB) SendDeferredSYN(now Time, fo FastOpenConnect) (int, error) {
 	}
 	fo.Defer = false
 	t.fo.prepare(fo)
+	t.synTSVal = t.tsNow()
 	t.sendSYN(false)
 	return int(t.fo.synData), nil
 }
@@ -227,6 +229,10 @@ func (t *TCB) fastOpenSYNPayload() []byte {
 	t.noteWrite(n, true, false)
 	f.synData = uint32(n)
 	f.synDataEnd = t.iss + 1 + uint32(n)
+	// The data is sent with the SYN (sendSYN takes SND.NXT from here).
+	t.sndNxt = f.synDataEnd
+	t.info.bytesSent += uint64(n)
+	t.info.dataSegsOut++
 	return t.sndBuf.peek(0, n)
 }
 
@@ -243,19 +249,11 @@ func (t *TCB) fastOpenOption(o *wire.TCPOptions) {
 	}
 }
 
-// synAckLimit is the highest acknowledgment number a SYN-ACK may carry in
-// SYN_SENT: SND.NXT, or the end of the data our SYN carried.
-func (t *TCB) synAckLimit() uint32 {
-	if t.fo != nil && t.fo.synData > 0 && seqGT(t.fo.synDataEnd, t.sndNxt) {
-		return t.fo.synDataEnd
-	}
-	return t.sndNxt
-}
-
 // fastOpenSynAcked handles the SYN-ACK of an active Fast Open (RFC 7413
 // 4.1.3 and Linux's tcp_rcv_fastopen_synack), once ackedSYN has run: the
-// data it acknowledges leaves the send buffer, what it does not is sent
-// again after the handshake, and the owner learns the cookie and MSS.
+// data it acknowledges leaves the send buffer, what it does not is
+// retransmitted once the connection is established (fastOpenHoldAck), and
+// the owner learns the cookie and MSS.
 func (t *TCB) fastOpenSynAcked(seg *Segment) {
 	f := t.fo
 	if f == nil || f.child {
@@ -267,7 +265,6 @@ func (t *TCB) fastOpenSynAcked(seg *Segment) {
 		t.sndBufSeq += uint32(n)
 		t.trimRecords()
 		t.info.bytesAcked += uint64(n)
-		t.sndNxt, t.sndMax = t.sndBufSeq, t.sndBufSeq
 		if t.sndBuf.Len() == 0 {
 			t.bufferDrained(true)
 		}
@@ -305,21 +302,68 @@ func (t *TCB) fastOpenSynAcked(seg *Segment) {
 	t.out.Event(Event{Kind: EventFastOpen, FastOpen: &f.report})
 }
 
-// fastOpenHoldAck reports whether the ACK of a SYN-ACK is left to the data
-// about to follow: the data our SYN carried and the peer did not take goes
-// at once and carries the ACK (Linux's tcp_rcv_fastopen_synack), and a
-// writer waiting for the handshake with more data delays it (Linux's
-// sk_write_pending: a delayed ACK in quick-ACK mode).
+// fastOpenHoldAck is called once a SYN-ACK established the connection,
+// before its ACK: it reports whether the ACK is left to the data about to
+// follow. The data our SYN carried and the peer did not take is
+// retransmitted at once and carries the ACK (Linux's
+// tcp_rcv_fastopen_synack), and a writer waiting for the handshake with
+// more data delays it (Linux's sk_write_pending: a delayed ACK in
+// quick-ACK mode).
 func (t *TCB) fastOpenHoldAck() bool {
 	if t.fo != nil && t.fo.retransmitData {
+		t.fo.retransmitData = false
+		t.fastOpenRetransmit()
 		return true
 	}
 	if t.writePending {
 		t.ackPending = true
 		t.delAck.set(t.now + t.cfg.DelAckMax)
+		// Only the timer or the data sends it: nothing counts as
+		// received beyond what this ACK will cover.
+		t.lastAckSent = t.rcvNxt
+		// Linux's tcp_enter_quickack_mode starts the delayed-ACK clock
+		// here, so the data the writer sends at once is a reply within
+		// it: the connection turns interactive (tcp_event_data_sent's
+		// pingpong), and later ACKs are delayed.
+		t.pingpong = true
 		return true
 	}
 	return false
+}
+
+// fastOpenRetransmit retransmits what the SYN carried and the SYN-ACK did
+// not acknowledge: the packets were not lost to congestion, so cwnd stays
+// (Linux's tcp_non_congestion_loss_retransmit: the Loss state only makes
+// the scoreboard resend them).
+func (t *TCB) fastOpenRetransmit() {
+	t.rtxqCover()
+	q := &t.rtxq
+	for i := q.head; i < len(q.segs); i++ {
+		q.markLost(&q.segs[i])
+	}
+	if t.ca != caLoss {
+		t.highSeq = t.sndNxt
+		t.priorSsthresh = 0
+		t.undoValid = false
+		t.ca = caLoss
+	}
+	t.xmitRetransmitQueue()
+}
+
+// fastOpenPathMSS is SetPathMSS for a SYN that carried data: the path MTU
+// shrank under it, so the SYN and its data were dropped. As Linux's
+// tcp_simple_retransmit does for a SYN with data, the SYN is sent again at
+// once, alone, announcing the smaller MSS; the data follows the handshake
+// (fastOpenSynAcked).
+func (t *TCB) fastOpenPathMSS() {
+	if t.state != SynSent || t.fo == nil || t.fo.synData == 0 || t.FastOpenDeferred() {
+		return
+	}
+	if t.pathMSS < t.advMSS {
+		t.advMSS = t.pathMSS
+	}
+	t.info.totalRetrans++
+	t.sendSYN(false)
 }
 
 // SetWritePending tells the TCB that a writer waits for the handshake to
@@ -360,16 +404,25 @@ func (t *TCB) fastOpenChild() bool { return t.fo != nil && t.fo.child }
 // one (RFC 7413 4.2.2): in SYN_RCVD it may already read and write.
 func (t *TCB) FastOpenPassive() bool { return t.fastOpenChild() }
 
+// windowBase is where the peer's window starts: SND.UNA, or, for a passive
+// Fast Open connection whose SYN-ACK is not acknowledged yet, the byte
+// after the SYN (the peer's window covers data, as Linux's child socket
+// starts with snd_una past the SYN-ACK, which the request socket
+// retransmits).
+func (t *TCB) windowBase() uint32 {
+	if t.state == SynReceived && t.fastOpenChild() && t.sndUna == t.iss {
+		return t.iss + 1
+	}
+	return t.sndUna
+}
+
 // fastOpenTakeSYNData delivers the data of a SYN that Fast Open accepted,
 // in LISTEN, before the SYN-ACK is built (Linux's tcp_fastopen_add_skb).
 func (t *TCB) fastOpenTakeSYNData(seg *Segment) {
-	if !t.fastOpenChild() {
+	if !t.fastOpenChild() || len(seg.Payload) == 0 {
 		return
 	}
 	t.fo.synDataAcked = true
-	if len(seg.Payload) == 0 {
-		return
-	}
 	advanced, _ := t.rcvBuf.write(0, seg.Payload)
 	t.rcvNxt += uint32(advanced)
 	t.info.bytesReceived += uint64(advanced)
@@ -389,13 +442,13 @@ func (t *TCB) fastOpenChildReady() {
 	t.raise(EventWritable)
 }
 
-// fastOpenChildAcked is called when the ACK of a passive Fast Open
-// connection's SYN-ACK arrives (ackedSYN): SND.UNA stays after the SYN, so
-// that the data sent in SYN_RCVD that the ACK covers is acknowledged like
-// any other (RFC 7413 4.2.2 lets the server send before the handshake
-// completes).
+// fastOpenChildAcked is called when the ACK of our SYN arrives in
+// SYN_RCVD (ackedSYN): for a passive Fast Open connection, and for an
+// active one in a simultaneous open, SND.UNA stays after the SYN, so that
+// the data the ACK also covers (sent in SYN_RCVD, RFC 7413 4.2.2, or in
+// our SYN) is acknowledged like any other.
 func (t *TCB) fastOpenChildAcked() {
-	if t.fastOpenChild() && t.state == SynReceived {
+	if t.fo != nil && t.state == SynReceived {
 		t.sndUna = t.iss + 1
 		if t.sndMax != t.sndUna {
 			// Data sent in SYN_RCVD is still outstanding: keep it timed.

@@ -39,6 +39,11 @@ type Stats struct {
 	SACKBlocksDiscarded        uint64 // SACK blocks outside what was sent (ignored, Linux tcp_is_sackblock_valid)
 	SACKReneging               uint64 // timeouts that found the peer had reneged on SACKed data (RFC 2018 8)
 	RetransmitQueueMismatch    uint64 // retransmissions refused because the queue and buffer disagreed (a bug if ever non-zero)
+	TxBlocked                  uint64 // transmissions not made because the Output's queue refused them (TxBlocker)
+	DSACKDups                  uint64 // segments the peer reported as received twice (RFC 2883, tcpi_dsack_dups)
+	TLPProbes                  uint64 // tail loss probes sent (RFC 8985 7)
+	TLPRecoveries              uint64 // losses repaired by a loss probe (RFC 8985 7.4): cwnd reduced
+	SpuriousUndos              uint64 // recoveries undone as spurious (RFC 3522, RFC 5682, RFC 2883)
 	// ECN (RFC 3168), on connections that negotiated it.
 	ECEReceived   uint64 // ACKs carrying ECN-Echo
 	CEReceived    uint64 // data segments that arrived marked CE
@@ -60,8 +65,6 @@ type infoCounters struct {
 	timeouts                uint64
 	// Routine events, kept here rather than in the lazily allocated Stats.
 	windowUpdates, dupAcks, retransmits, windowProbes, keepaliveProbes uint64
-	// Loss recovery.
-	dsackDups, tlpProbes, tlpRecoveries, spuriousUndos uint64
 }
 
 // Info is a snapshot of the connection, with what Linux's struct tcp_info
@@ -189,9 +192,9 @@ func (t *TCB) Info() Info {
 		AdvMSS:        int(t.advMSS),
 		Reordering:    int(t.rack.reordering),
 		ReordSeen:     t.rack.reordSeen,
-		DSACKDups:     t.info.dsackDups,
-		TLPProbes:     t.info.tlpProbes,
-		SpuriousUndos: t.info.spuriousUndos,
+		DSACKDups:     t.statsOrZero().DSACKDups,
+		TLPProbes:     t.statsOrZero().TLPProbes,
+		SpuriousUndos: t.statsOrZero().SpuriousUndos,
 		RcvSpace:      int(t.tuning.space),
 		TotalRetrans:  t.info.totalRetrans,
 		BytesAcked:    t.info.bytesAcked,
@@ -256,3 +259,13 @@ func (l *ChallengeLimiter) allow(now Time) bool {
 	l.used++
 	return true
 }
+
+// statsOrZero reads the counters without allocating them.
+func (t *TCB) statsOrZero() *Stats {
+	if t.stats == nil {
+		return &zeroStats
+	}
+	return t.stats
+}
+
+var zeroStats Stats

@@ -63,8 +63,8 @@ func ResetFor(seg *Segment) (Segment, bool) {
 func (t *TCB) inputClosed(seg *Segment) {
 	t.st().SegmentsToClosed++
 	if rst, ok := ResetFor(seg); ok {
-		t.seg = rst
-		t.out.Segment(&t.seg)
+		*t.seg = rst
+		t.out.Segment(t.seg)
 	}
 }
 
@@ -172,6 +172,7 @@ func (t *TCB) SetPathMSS(now Time, mss uint16) {
 		}
 		t.output()
 	}
+	t.fastOpenPathMSS()
 }
 
 // inputSynSent: RFC 9293 3.10.7.3.
@@ -179,12 +180,21 @@ func (t *TCB) inputSynSent(seg *Segment) {
 	f := seg.Flags
 	// First check: the ACK.
 	if f&wire.FlagACK != 0 {
-		if seqLEQ(seg.Ack, t.iss) || seqGT(seg.Ack, t.synAckLimit()) {
+		if seqLEQ(seg.Ack, t.iss) || seqGT(seg.Ack, t.sndNxt) {
 			// Not for our SYN: <SEQ=SEG.ACK><CTL=RST> unless it is an RST.
 			t.st().BadAck++
 			if f&wire.FlagRST == 0 {
 				t.inputClosed(seg)
 			}
+			return
+		}
+		if o := &seg.Options; f&wire.FlagRST == 0 && t.cfg.Timestamps && o.HasTimestamps && o.TSEcr != 0 &&
+			!(seqGEQ(o.TSEcr, t.synTSVal) && seqLEQ(o.TSEcr, t.tsNow())) {
+			// A SYN-ACK echoing a timestamp we never sent answers no SYN
+			// of ours (Linux's PAWS check in SYN_SENT): reset it, as an
+			// unacceptable ACK.
+			t.st().BadAck++
+			t.inputClosed(seg)
 			return
 		}
 	}
@@ -302,7 +312,9 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 			seg2.Flags &^= wire.FlagSYN
 			seg2.Seq++
 			// Linux sees the SYN-ACK as a retransmission of the peer's SYN
-			// (old data, tcp_data_queue) and acknowledges it at once.
+			// (old data, tcp_data_queue) and acknowledges it at once,
+			// reporting the SYN as a duplicate (RFC 2883 4).
+			t.setDSACK(seg.Seq, seg.Seq+1)
 			t.ackPending = true
 			t.quickAck()
 			t.inputSynchronized(&seg2)
@@ -406,8 +418,8 @@ func (t *TCB) inputSynchronized(seg *Segment) {
 					// 1 and tcp_v4_send_reset replies): <SEQ=SEG.ACK><RST>.
 					t.st().DataAfterClose++
 					if rst, ok := ResetFor(seg); ok {
-						t.seg = rst
-						t.out.Segment(&t.seg)
+						*t.seg = rst
+						t.out.Segment(t.seg)
 					}
 					t.fail(syscall.ECONNRESET, CauseDataAfterClose)
 					return
@@ -546,8 +558,8 @@ func (t *TCB) processAck(seg *Segment) bool {
 		if !(seqLT(t.sndUna, ack) && seqLEQ(ack, t.sndMax)) {
 			t.st().BadAck++
 			if rst, ok := ResetFor(seg); ok {
-				t.seg = rst
-				t.out.Segment(&t.seg)
+				*t.seg = rst
+				t.out.Segment(t.seg)
 			}
 			return false
 		}
@@ -676,6 +688,10 @@ func (t *TCB) finInOrder(seg *Segment) bool {
 func (t *TCB) ackNewData(seg *Segment, ai *ackInfo) {
 	ack := seg.Ack
 	ai.unaAdvanced = true
+	// The queue first (after the RTT sample for congestion control reads
+	// it), so that a drained buffer can release both arrays.
+	ai.caRTT = t.ackCARTT(ack)
+	t.rtxAck(ack, seg.Options.TSEcr, ai)
 	// Remove acknowledged data from the send buffer.
 	dataAcked := int(ack - t.sndBufSeq)
 	if t.finSent && seqGT(ack, t.finSeq) {
@@ -696,8 +712,6 @@ func (t *TCB) ackNewData(seg *Segment, ai *ackInfo) {
 		}
 		t.info.bytesAcked += uint64(dataAcked)
 	}
-	ai.caRTT = t.ackCARTT(ack)
-	t.rtxAck(ack, seg.Options.TSEcr, ai)
 	t.sndUna = ack
 	if t.sndUrg && seqGEQ(t.sndUna, t.sndUp) {
 		t.sndUrg = false
@@ -979,9 +993,9 @@ func (t *TCB) inputTimeWait(seg *Segment) {
 		t.st().OutOfWindow++
 	}
 	if send {
-		t.seg = reply
+		*t.seg = reply
 		t.info.segsOut++
-		t.out.Segment(&t.seg)
+		t.out.Segment(t.seg)
 	}
 }
 

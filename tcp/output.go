@@ -14,7 +14,7 @@ func (t *TCB) tsNow() uint32 { return uint32(t.now/time.Millisecond) + t.tsOffse
 // emit builds and hands one segment to the Output. It fills in ACK, window
 // and options; SYN segments get the SYN option set.
 func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
-	s := &t.seg
+	s := t.seg
 	*s = Segment{Seq: seq, Flags: flags, Payload: payload}
 	if flags&wire.FlagACK != 0 {
 		s.Ack = t.rcvNxt
@@ -297,6 +297,10 @@ func (t *TCB) output() {
 				break
 			}
 		}
+		if t.txBlocked() {
+			t.st().TxBlocked++
+			break
+		}
 		fin := last && t.finQueued
 		t.sendData(t.sndBuf.peek(off, n), fin)
 		sent++
@@ -314,7 +318,7 @@ func (t *TCB) finSentAt(seq uint32) bool {
 
 // windowAllows reports whether n more bytes from SND.NXT fit the peer's window.
 func (t *TCB) windowAllows(n uint32) bool {
-	return seqLEQ(t.sndNxt+n, t.sndUna+t.sndWnd)
+	return seqLEQ(t.sndNxt+n, t.windowBase()+t.sndWnd)
 }
 
 // sendData transmits payload at SND.NXT (with FIN when fin is set).
@@ -335,8 +339,9 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 	if t.sndNxt == t.sndUna && !t.rtxTimer.on {
 		// Sending with nothing in flight (Linux CA_EVENT_TX_START, on
 		// every such transmission): cc learns the idle time, e.g. CUBIC
-		// moves its epoch (RFC 9438 5.8). Restart after idle (RFC 5681
-		// 4.1 / RFC 7661) is cc's decision too.
+		// moves its epoch (RFC 9438 5.8). The window restart after idle
+		// (RFC 5681 4.1, RFC 2861) is the engine's, when data is queued
+		// (ssai.go).
 		if !retransmission && t.lastSend != 0 {
 			t.ccs.Now = t.now
 			t.ccs.LastSend = t.lastSend

@@ -27,37 +27,36 @@ const reoWndPersistRounds = 16
 
 // rackState is RFC 8985's per-connection state (6.1).
 type rackState struct {
-	xmit   Time          // RACK.xmit_ts: the latest send time of a delivered segment
-	endSeq uint32        // RACK.end_seq
-	rtt    time.Duration // RACK.rtt: the RTT of that segment
-	valid  bool
-	// advanced: a newly delivered segment moved the state since the last
-	// loss detection.
-	advanced bool
+	xmit Time          // RACK.xmit_ts: the latest send time of a delivered segment
+	rtt  time.Duration // RACK.rtt: the RTT of that segment
 
+	endSeq uint32 // RACK.end_seq
 	// fack is the highest sequence number delivered (RACK.fack).
-	fack      uint32
-	fackValid bool
-
+	fack uint32
 	// Reordering: reordSeen counts detections (tcpi_reord_seen);
 	// reordering is the reordering degree in segments (tcpi_reordering,
 	// Linux tp->reordering, DupThresh of RFC 6675 when it grows).
 	reordSeen  uint32
 	reordering uint32
-
-	// The reordering window's DSACK adaptation (RFC 8985 6.2 step 4).
-	reoWndMult    uint32
-	reoWndPersist uint32
-	dsackRound    uint32 // SND.NXT when the window last widened
-	dsackSeen     bool   // a DSACK arrived in the current round
-
+	// dsackRound is SND.NXT when the reordering window last widened.
+	dsackRound uint32
 	// TLP (RFC 8985 7): tlpEnd is SND.NXT when the outstanding probe was
 	// sent (TLP.end_seq); tlpRetrans says the probe was a retransmission
 	// (TLP.is_retrans), so an ACK that covers it without a DSACK reveals a
 	// repaired loss.
-	tlpOut     bool
-	tlpEnd     uint32
-	tlpRetrans bool
+	tlpEnd uint32
+
+	valid bool
+	// advanced: a newly delivered segment moved the state since the last
+	// loss detection.
+	advanced  bool
+	fackValid bool
+	// The reordering window's DSACK adaptation (RFC 8985 6.2 step 4).
+	reoWndMult    uint8
+	reoWndPersist uint8
+	dsackSeen     bool // a DSACK arrived in the current round
+	tlpOut        bool
+	tlpRetrans    bool
 }
 
 // sentAfter reports whether a segment sent at t1 ending at seq1 was sent
@@ -250,7 +249,7 @@ func (t *TCB) tfoPendingSynAck() bool {
 // tlpFire sends the loss probe (RFC 8985 7.3): new data if the windows
 // allow, otherwise the last segment again.
 func (t *TCB) tlpFire() {
-	t.info.tlpProbes++
+	t.st().TLPProbes++
 	before := t.sndNxt
 	if t.sndBuf.Len() > t.dataInFlight() && t.windowAllows(uint32(min(t.effectiveMSS(), t.sndBuf.Len()-t.dataInFlight()))) {
 		// New data: one segment, beyond cwnd if need be (RFC 8985 7.3).
@@ -286,7 +285,7 @@ func (t *TCB) tlpAck(ack uint32, dsack bool) {
 	case seqGT(ack, t.rack.tlpEnd):
 		t.rack.tlpOut = false
 		if t.ca == caOpen || t.ca == caDisorder {
-			t.info.tlpRecoveries++
+			t.st().TLPRecoveries++
 			t.enterCWR()
 			t.endCwndReduction()
 			t.ca = caOpen

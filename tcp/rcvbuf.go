@@ -59,19 +59,18 @@ func (t *TCB) readSeq() uint32 {
 	return s
 }
 
-// initRcvSpace starts the measurement when the connection is established
-// (tcp_init_buffer_space): the first count to beat is the initial window,
-// at most ten segments.
+// initRcvSpace starts the measurement of what the application consumes
+// (Linux's tcp_init_buffer_space does it when the connection is
+// established; here it happens when the first data arrives, before which
+// there is nothing to consume): the first count to beat is the window
+// offered, at most ten segments. space is never 0 afterwards.
 func (t *TCB) initRcvSpace() {
 	at := &t.tuning
 	w := t.rcvSsthresh
-	if seqGT(t.rcvAdv, t.rcvNxt) {
-		w = min(w, t.rcvAdv-t.rcvNxt)
+	if seqGT(t.rcvAdv, t.lastAckSent) {
+		w = min(w, t.rcvAdv-t.lastAckSent)
 	}
-	at.space = min(w, uint32(t.cfg.InitCwnd)*uint32(t.advMSS))
-	if at.space == 0 {
-		at.space = uint32(t.advMSS)
-	}
+	at.space = max(min(w, uint32(t.cfg.InitCwnd)*uint32(t.advMSS)), 1)
 	at.spaceSeq = t.readSeq()
 	at.spaceTime = t.now
 }
@@ -103,6 +102,9 @@ func (t *TCB) rcvRTTMeasure(seg *Segment, rcvNxt uint32) {
 		return
 	}
 	at := &t.tuning
+	if at.space == 0 {
+		t.initRcvSpace()
+	}
 	// Per window (tcp_rcv_rtt_measure): the time the peer took to send a
 	// window's worth (the window we last advertised) past RCV.NXT.
 	if !at.rttArmed || !seqLT(t.rcvNxt, at.rttSeq) {
@@ -134,6 +136,11 @@ func (t *TCB) rcvRTTMeasure(seg *Segment, rcvNxt uint32) {
 // more than in the previous RTT.
 func (t *TCB) rcvSpaceAdjust() {
 	at := &t.tuning
+	if at.space == 0 {
+		// Data that came before any measurement (on the SYN, say).
+		t.initRcvSpace()
+		return
+	}
 	if at.rtt8 == 0 || t.now-at.spaceTime < time.Duration(at.rtt8>>3)*time.Microsecond {
 		return
 	}

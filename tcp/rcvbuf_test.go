@@ -241,3 +241,22 @@ func TestRcvSpaceAdjust(t *testing.T) {
 		})
 	}
 }
+
+// TestRcvSpaceAdjust_BeforeAnyMeasurement: a read before the measurement
+// started (data on a connection that went from SYN_RCVD to FIN_WAIT_1
+// without passing ESTABLISHED, say) starts it instead of dividing by the
+// empty previous count.
+func TestRcvSpaceAdjust_BeforeAnyMeasurement(t *testing.T) {
+	e := newEndpoint(t, nil)
+	e.advMSS = 1460
+	e.rcvNxt = 50000
+	e.tuning = rcvTuning{rtt8: 8000}
+	e.now = time.Second
+	e.rcvSpaceAdjust()
+	if e.tuning.space == 0 || e.tuning.spaceSeq != 50000 || e.tuning.spaceTime != time.Second {
+		t.Errorf("measurement not started: %+v", e.tuning)
+	}
+	if e.rcvBuf.limit() != DefaultConfig().RMem[1] {
+		t.Errorf("buffer changed to %d", e.rcvBuf.limit())
+	}
+}

@@ -55,6 +55,7 @@ type ackInfo struct {
 	origAcked   bool // a never-retransmitted segment was acknowledged or SACKed
 	dsack       bool
 	dupAck      bool
+	ece         bool // the ACK carried ECN-Echo for data in flight (RFC 3168 6.1.2)
 	reordLow    uint32 // lowest never-retransmitted segment delivered below fack
 	reordValid  bool
 	rttSample   time.Duration
@@ -176,7 +177,7 @@ func (t *TCB) dsackSeen(b wire.SACKBlock) {
 	if t.mss > 0 {
 		segs = max((b.Right-b.Left+uint32(t.mss)-1)/uint32(t.mss), 1)
 	}
-	t.info.dsackDups += uint64(segs)
+	t.st().DSACKDups += uint64(segs)
 	if t.undoValid && t.undoRetrans > 0 && seqGT(b.Right, t.undoMarker) {
 		t.undoRetrans = max(t.undoRetrans-int(segs), 0)
 	}
@@ -264,7 +265,10 @@ func (t *TCB) onAck(seg *Segment, ai *ackInfo) {
 	// 5 step (A): "RecoveryPoint", RFC 6582 3.2 step 3).
 	switch t.ca {
 	case caCWR:
-		if seqGEQ(t.sndUna, t.highSeq) && t.sndUna != t.highSeq || t.sndUna == t.sndMax {
+		// CWR holds until something above the reduction point is
+		// acknowledged, so that the CWR flag has reached the receiver
+		// (Linux tcp_fastretrans_alert).
+		if seqGT(t.sndUna, t.highSeq) {
 			t.endCwndReduction()
 			t.ca = caOpen
 		}
@@ -311,7 +315,11 @@ func (t *TCB) onAck(seg *Segment, ai *ackInfo) {
 		}
 	}
 	if t.ca < caRecovery && q.lost > 0 {
-		t.enterRecovery()
+		t.enterRecovery(ai.ece)
+	} else if ai.ece && t.ca < caCWR {
+		// ECN-Echo without a loss: reduce once per window (RFC 3168
+		// 6.1.2), where Linux's tcp_try_to_open does.
+		t.onECE()
 	}
 	if t.ca == caOpen || t.ca == caDisorder {
 		t.ca = caOpen
@@ -365,11 +373,14 @@ func (t *TCB) mayRaiseCwnd(ai *ackInfo) bool {
 // enterRecovery starts fast recovery (RFC 6675 5 step (4), RFC 5681 3.2):
 // ssthresh from the algorithm, PRR from zero, the recovery point at
 // SND.NXT.
-func (t *TCB) enterRecovery() {
+func (t *TCB) enterRecovery(ece bool) {
 	t.info.fastRetrans++
 	t.initUndo()
 	if t.ca != caCWR {
 		t.priorSsthresh = t.ccs.Ssthresh
+		if ece {
+			t.priorSsthresh = 0
+		}
 		t.initCwndReduction()
 		t.cc.OnEvent(&t.ccs, cc.EventRecoveryStart)
 	}
@@ -382,6 +393,8 @@ func (t *TCB) enterCWR() {
 	if t.ca >= caCWR {
 		return
 	}
+	// No undo for a reduction the network asked for.
+	t.undoValid = false
 	t.priorSsthresh = 0
 	t.initCwndReduction()
 	t.ca = caCWR
@@ -397,7 +410,10 @@ func (t *TCB) initCwndReduction() {
 	t.priorCwnd = t.ccs.Cwnd
 	t.prrDelivered, t.prrOut = 0, 0
 	t.ccs.InFlight = t.packetsInFlight()
+	t.ccs.SndUna, t.ccs.SndNxt = t.sndUna, t.sndNxt
 	t.ccs.Ssthresh = t.cc.SSThresh(&t.ccs)
+	// Every reduction is announced to an ECN peer (RFC 3168 6.1.2).
+	t.ecnQueueCWR()
 }
 
 // prr is Proportional Rate Reduction (RFC 6937 3.1), in Linux's form:
@@ -491,8 +507,9 @@ func (t *TCB) undo(unmarkLoss bool) {
 		}
 	}
 	t.undoValid = false
-	t.info.spuriousUndos++
+	t.st().SpuriousUndos++
 	t.rack.advanced = true
+	t.ecnWithdrawCWR()
 }
 
 // markLostRFC6675 is RFC 6675 4's IsLost, used when RACK is disabled
@@ -552,6 +569,13 @@ func (t *TCB) retransmitSeg(i int) bool {
 	n := int(s.end - s.start)
 	if fin {
 		n--
+	}
+	if t.txBlocked() {
+		// The local queue refuses packets: the retransmission did not
+		// happen, and the segment stays eligible (Linux: the qdisc drop
+		// fails tcp_transmit_skb).
+		t.st().TxBlocked++
+		return false
 	}
 	off := int(s.start - t.sndBufSeq)
 	if off < 0 || off+n > t.sndBuf.Len() {
@@ -617,6 +641,7 @@ func (t *TCB) enterLoss() {
 		t.priorSsthresh = t.ccs.Ssthresh
 		t.priorCwnd = t.ccs.Cwnd
 		t.ccs.Now = t.now
+		t.ccs.SndUna, t.ccs.SndNxt = t.sndUna, t.sndNxt
 		t.ccs.InFlight = t.packetsInFlight()
 		t.ccs.Ssthresh = t.cc.SSThresh(&t.ccs)
 		t.cc.OnEvent(&t.ccs, cc.EventLoss)
@@ -645,6 +670,7 @@ func (t *TCB) enterLoss() {
 	// timeout struck in the middle of a fast recovery.
 	t.frto = t.cfg.FRTO > 0 && (t.ca < caRecovery || t.retrans > 0)
 	t.ca = caLoss
+	t.ecnQueueCWR()
 }
 
 // processLoss handles an ACK in the Loss state (RFC 5682 3.1, the SACK
@@ -759,7 +785,7 @@ func (t *TCB) reoTimeout() {
 	_, wait := t.rackDetectLoss()
 	if t.packetsInFlight() != prior {
 		if t.ca != caRecovery && t.ca != caLoss {
-			t.enterRecovery()
+			t.enterRecovery(false)
 			t.prr(1, q.lost-lostBefore, false)
 		}
 		t.xmitRetransmitQueue()
@@ -868,4 +894,18 @@ func (t *TCB) simpleRetransmit() {
 		t.ca = caLoss
 	}
 	t.xmitRetransmitQueue()
+}
+
+// TxBlocker is implemented by an Output whose local transmit queue can
+// refuse packets (a full or zero-length qdisc, a link that pushes back).
+// When TxBlocked reports true the engine does not transmit data, and
+// counts retransmissions as not done, as Linux does when the qdisc drops
+// what tcp_transmit_skb hands it.
+type TxBlocker interface {
+	TxBlocked() bool
+}
+
+func (t *TCB) txBlocked() bool {
+	b, ok := t.out.(TxBlocker)
+	return ok && b.TxBlocked()
 }

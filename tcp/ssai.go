@@ -3,9 +3,11 @@ package tcp
 // Slow start after idle: RFC 5681 4.1 asks a sender that has sent nothing
 // for more than one RTO to start again from its restart window, since the
 // congestion window it holds was validated by a network that may have
-// changed since; RFC 7661 (and RFC 2861 before it) decays the window by
-// half for each RTO of idleness instead. Linux, with tcp_slow_start_after_idle
-// on (its default), does the latter (tcp_cwnd_restart):
+// changed since; RFC 2861 instead decays the window by half for each RTO of
+// idleness. Linux, with tcp_slow_start_after_idle on (its default), does
+// the latter (tcp_cwnd_restart), and so does synfin. (RFC 7661, which
+// obsoletes RFC 2861, keeps an unvalidated window for up to five minutes
+// and is not what Linux implements.)
 //
 //   - the check runs when nothing is in flight and the application queues
 //     new data, or the peer changes its window while data waits to be sent
@@ -32,7 +34,7 @@ func (t *TCB) slowStartAfterIdleCheck() {
 	t.cwndRestart(idle, rto)
 }
 
-// cwndRestart is RFC 7661's decay after idle time idle with timeout rto.
+// cwndRestart is RFC 2861's decay after idle time idle with timeout rto.
 func (t *TCB) cwndRestart(idle, rto Time) {
 	cwnd := t.ccs.Cwnd
 	restart := min(uint32(t.cfg.InitCwnd), cwnd)

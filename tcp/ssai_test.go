@@ -7,12 +7,12 @@ import (
 	"github.com/synfin/synfin/wire"
 )
 
-// TestCwndRestart_RFC7661 checks the arithmetic of Linux's tcp_cwnd_restart
-// (RFC 7661 / RFC 2861's decay): once idle for more than one RTO, cwnd
+// TestCwndRestart_RFC2861 checks the arithmetic of Linux's tcp_cwnd_restart
+// (RFC 2861's decay): once idle for more than one RTO, cwnd
 // halves once per (started) RTO of idle time, never below the
 // restart window min(IW, cwnd) (RFC 5681 4.1), and ssthresh keeps at least
 // three quarters of the window the connection had (tcp_current_ssthresh).
-func TestCwndRestart_RFC7661(t *testing.T) {
+func TestCwndRestart_RFC2861(t *testing.T) {
 	const rto = 300 * time.Millisecond
 	for _, tc := range []struct {
 		name                   string

@@ -260,7 +260,8 @@ func TestState_SynSentRetransmission_Timestamps(t *testing.T) {
 // SYN_SENT moves to SYN_RCVD and is answered with a SYN-ACK carrying our
 // original ISN; the peer's SYN-ACK completes the handshake. Linux treats that
 // SYN-ACK as a retransmission of the peer's SYN (tcp_data_queue: old data)
-// and acknowledges it at once. No EventAccepted: there is no listener.
+// and acknowledges it at once, reporting the SYN as a duplicate (RFC 2883
+// 4: a D-SACK block). No EventAccepted: there is no listener.
 func TestState_SynSentToSynRcvd_SimultaneousOpen_RFC9293_3_10_7_3(t *testing.T) {
 	stScript{steps: []stStep{
 		stConnect("0"),
@@ -270,7 +271,7 @@ func TestState_SynSentToSynRcvd_SimultaneousOpen_RFC9293_3_10_7_3(t *testing.T) 
 		stOut("+0", "S. 1000:1000(0) ack 5001 win 64240 <mss 1460,sackOK,wscale 7>"),
 		stEv(stChange(SynSent, SynReceived, CauseSimultaneousOpen)),
 		stIn("0.2", "S. 5000:5000(0) ack 1001 win 65535 "+stPeerSynOpts),
-		stOut("+0", ". 1001:1001(0) ack 5001 win 502"),
+		stOut("+0", ". 1001:1001(0) ack 5001 win 502 <sack 5000:5001>"),
 		stEv(stChange(SynReceived, Established, CauseHandshakeAck)),
 		stDeadline("none"),
 		stWrite("0.3", "x"),

@@ -19,6 +19,7 @@ package tcp
 // at their own deadlines.
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -96,7 +97,7 @@ func (r *stRun) Event(e Event) {
 		stNoteCauseEdge(e)
 	}
 	switch e.Kind {
-	case EventStateChange, EventError, EventAccepted:
+	case EventStateChange, EventError, EventAccepted, EventFastOpen:
 	default:
 		return // readiness notifications are not tracked
 	}
@@ -505,6 +506,18 @@ func stParseSeg(t *testing.T, line string, inbound bool) *Segment {
 				s.Options.SACKBlocks[s.Options.NumSACK] = wire.SACKBlock{Left: uint32(l), Right: uint32(rr)}
 				s.Options.NumSACK++
 			}
+		case "FO", "FOEXP":
+			// TCP Fast Open (RFC 7413 4.1.1): "FO" asks for a cookie,
+			// "FO 3021b9d8" carries one; FOEXP is the experimental kind.
+			f := wire.FastOpen{Present: true, Exp: w[0] == "FOEXP"}
+			if len(w) > 1 {
+				c, err := hex.DecodeString(w[1])
+				if err != nil || len(c) > wire.MaxFastOpenCookie {
+					return bad("option " + o)
+				}
+				f.Len = uint8(copy(f.Cookie[:], c))
+			}
+			s.Options.FastOpen = f
 		default:
 			return bad("option " + o)
 		}

@@ -242,8 +242,10 @@ type TCB struct {
 	// grow by itself (expandSndBuf).
 	sndBufLocked bool
 
-	// seg is scratch space for outgoing segments, so sending allocates nothing.
-	seg Segment
+	// seg is scratch space for outgoing segments, so sending allocates
+	// nothing: the Output's (SegmentScratch), shared by the connections of
+	// one stack, or the TCB's own.
+	seg *Segment
 
 	// records are the ends of the writes still in the send buffer
 	// (records.go): PSH and MSG_EOR boundaries.
@@ -266,6 +268,9 @@ type TCB struct {
 	writePending bool
 	// synRetries is TCP_SYNCNT (SetSynRetries; 0: Config.SynRetries).
 	synRetries uint8
+	// synTSVal is the TSval of our first SYN (Linux's retrans_stamp): a
+	// SYN-ACK must echo one between it and now.
+	synTSVal uint32
 	// fo is the Fast Open state (fastopen.go), nil unless the connection
 	// uses RFC 7413.
 	fo *fastOpen
@@ -289,6 +294,12 @@ func New(cfg *Config, out Output) (*TCB, error) {
 		return nil, err
 	}
 	t := &TCB{cfg: cfg, out: out, cc: alg}
+	if sc, ok := out.(SegmentScratch); ok {
+		t.seg = sc.ScratchSegment()
+	}
+	if t.seg == nil {
+		t.seg = new(Segment)
+	}
 	t.sndBuf.setLimit(cfg.WMem[1])
 	t.rcvBuf.setLimit(cfg.RMem[1])
 	t.rcvBuf.setMaxRanges(cfg.MaxOutOfOrder)
@@ -339,7 +350,6 @@ func (t *TCB) setState(s State, cause Cause) {
 		// Linux starts tcpi_last_data_recv's clock (icsk_ack.lrcvtime)
 		// when the connection is established.
 		t.lastDataRecv = t.now
-		t.initRcvSpace()
 	case Closed:
 		t.stopAllTimers()
 		t.sndBuf.shrink()
@@ -448,6 +458,7 @@ func (t *TCB) Connect(now Time, o OpenOptions) error {
 		// first write's data (SendDeferredSYN).
 		return nil
 	}
+	t.synTSVal = t.tsNow()
 	t.sendSYN(false)
 	return nil
 }

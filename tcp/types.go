@@ -253,6 +253,16 @@ type Output interface {
 	Event(ev Event)
 }
 
+// SegmentScratch is implemented by an Output that lends the engine the
+// Segment it builds outgoing segments in, so that the connections one
+// goroutine drives share one instead of each carrying its own (an idle
+// connection's memory matters). Such an Output must finish with a segment
+// before any TCB sharing the scratch emits another, which holds when
+// Segment serialises it at once.
+type SegmentScratch interface {
+	ScratchSegment() *Segment
+}
+
 // Shutdown directions (shutdown(2)'s SHUT_RD, SHUT_WR, SHUT_RDWR).
 type ShutdownHow uint8
 

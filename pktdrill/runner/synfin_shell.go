@@ -231,6 +231,22 @@ func (in *synfinInstance) shellCommand(c shellCmd) error {
 		}
 		return &UnsupportedError{Feature: "shell command echo", Detail: "writing " + c.redirect}
 	case base == "tc":
+		// A qdisc that holds nothing (pfifo limit 0) is the scripts' way
+		// to make transmissions fail; any other qdisc lets them through.
+		if len(args) > 0 && args[0] == "qdisc" {
+			blocked := false
+			for i := 1; i+1 < len(args); i++ {
+				if args[i] == "limit" && args[i+1] == "0" {
+					blocked = true
+				}
+			}
+			if in.st != nil {
+				in.st.SetTxBlocked(blocked)
+			}
+			if blocked {
+				return nil
+			}
+		}
 		in.note("tc ignored (synfin has no qdisc): %s", strings.Join(c.words, " "))
 		return nil
 	case base == "ip" && len(args) > 0 && args[0] == "tcp_metrics":
