@@ -519,8 +519,8 @@ func (t *Table) Writev(fd int, iov [][]byte) *Call {
 // data); MSG_EOR (the call's data ends a record: no later data shares a
 // segment with it); MSG_NOSIGNAL and MSG_ZEROCOPY are accepted (SIGPIPE
 // does not exist here;
-// zero-copy sends copy and queue no completion); MSG_FASTOPEN fails with
-// EOPNOTSUPP (no Fast Open).
+// zero-copy sends copy and queue no completion); MSG_FASTOPEN is TCP Fast
+// Open (fastopen.go), which needs an address: see Sendto.
 func (t *Table) Send(fd int, b []byte, flags int) *Call {
 	return t.send("send", fd, [][]byte{b}, flags, false, netip.AddrPort{}, false)
 }

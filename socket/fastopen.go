@@ -192,7 +192,7 @@ func (t *Table) fastOpenSend(name string, f *file, s *sock, iov [][]byte, flags 
 		if s.foDeferred {
 			// The SYN TCP_FASTOPEN_CONNECT held back goes now.
 			s.foDeferred = false
-			n, serr := s.conn.SendDeferredSYN(gather(iov, 0, total))
+			n, serr := s.conn.SendDeferredSYN(gather(iov, 0, total), s.o.fo.noCookie)
 			if serr != nil {
 				return t.doneCall(name, -1, toErrno(serr))
 			}

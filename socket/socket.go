@@ -56,12 +56,11 @@
 // # Not (yet) Linux
 //
 // Only TCP exists (UDP and raw sockets fail with EPROTONOSUPPORT, AF_UNIX
-// with EAFNOSUPPORT). There is no Fast Open (TCP_FASTOPEN_CONNECT and
-// MSG_FASTOPEN fail with EOPNOTSUPP, as with the sysctl off), no TCP MD5
+// with EAFNOSUPPORT). There is no TCP MD5
 // (ENOPROTOOPT), no error queue (MSG_ERRQUEUE is EAGAIN, so MSG_ZEROCOPY and
 // SO_TIMESTAMPING completions never arrive), no out-of-band byte (urgent
 // data stays inline; recv(MSG_OOB) is EINVAL), no dup. SO_REUSEPORT, SO_BINDTODEVICE,
-// TCP_DEFER_ACCEPT, TCP_SYNCNT, TCP_LINGER2, TCP_WINDOW_CLAMP, TCP_MAXSEG
+// TCP_DEFER_ACCEPT, TCP_LINGER2, TCP_WINDOW_CLAMP, TCP_MAXSEG
 // on listeners and the IP-level options are stored and reported, not acted
 // on.
 //

@@ -41,6 +41,10 @@ type stackFastOpen struct {
 	// is still accepted (a cookie made with it is replaced by a fresh one).
 	key    [16]byte
 	backup *[16]byte
+	// children are the passive Fast Open connections still counted in
+	// their listener's queue (listenerFastOpen.pending), until their
+	// handshake is over.
+	children map[*conn]*listener
 }
 
 // listenerFastOpen is a listener's Fast Open setting.
@@ -53,15 +57,6 @@ type listenerFastOpen struct {
 	key      *[16]byte
 	backup   *[16]byte
 	noCookie bool // TCP_FASTOPEN_NO_COOKIE
-}
-
-// connFastOpen is what the host keeps about a connection's Fast Open.
-type connFastOpen struct {
-	child  bool // a passive Fast Open connection (counted in pending)
-	queued bool // handed to the accept queue already
-	done   bool // no longer counted in its listener's pending
-	// noCookie is TCP_FASTOPEN_NO_COOKIE on an active open.
-	noCookie bool
 }
 
 // initFastOpen keys the server cookies with a key derived from the
@@ -152,7 +147,6 @@ func (s *Stack) fastOpenPlan(key connKey, noCookie bool) tcp.FastOpenConnect {
 // connectFastOpen is the engine's active open for Connect when Fast Open
 // is asked for.
 func (s *Stack) connectFastOpen(c *conn, now time.Duration, opts tcp.OpenOptions, o *ConnectFastOpen) error {
-	c.fo.noCookie = o.NoCookie
 	fo := s.fastOpenPlan(c.key, o.NoCookie)
 	fo.Data = o.Data
 	// tcp_fastopen_defer_connect: only when data could go in the SYN.
@@ -163,14 +157,14 @@ func (s *Stack) connectFastOpen(c *conn, now time.Duration, opts tcp.OpenOptions
 }
 
 // SendDeferredSYN sends the SYN that TCP_FASTOPEN_CONNECT held back with as
-// much of data as fits (the cookie cache is consulted again), and returns
-// how many bytes it queued. EALREADY: no SYN was held back.
-func (tc *TCPConn) SendDeferredSYN(data []byte) (int, error) {
+// much of data as fits (the cookie cache is consulted again; noCookie is
+// TCP_FASTOPEN_NO_COOKIE), and returns how many bytes it queued. EALREADY:
+// no SYN was held back.
+func (tc *TCPConn) SendDeferredSYN(data []byte, noCookie bool) (int, error) {
 	var n int
 	var err error
 	tc.withTCB(func(t *tcp.TCB, now time.Duration) {
-		c := tc.c
-		fo := tc.s.fastOpenPlan(c.key, c.fo.noCookie)
+		fo := tc.s.fastOpenPlan(tc.c.key, noCookie)
 		fo.Data = data
 		n, err = t.SendDeferredSYN(now, fo)
 	})
@@ -319,7 +313,10 @@ func withExp(c wire.FastOpen, exp bool) wire.FastOpen {
 func (s *Stack) fastOpenChild(l *listener, c *conn, cookie wire.FastOpen) {
 	s.stats.FastOpenPassive++
 	l.fo.pending++
-	c.fo.child = true
+	if s.fo.children == nil {
+		s.fo.children = map[*conn]*listener{}
+	}
+	s.fo.children[c] = l
 	c.tcb.AcceptFastOpen(cookie)
 }
 
@@ -327,22 +324,12 @@ func (s *Stack) fastOpenChild(l *listener, c *conn, cookie wire.FastOpen) {
 // listener's queue once its handshake is over or it died (Linux's
 // reqsk_fastopen_remove).
 func (s *Stack) fastOpenLeftSynRcvd(c *conn) {
-	if !c.fo.child || c.fo.done {
-		return
+	if l, ok := s.fo.children[c]; ok {
+		delete(s.fo.children, c)
+		if l.fo.pending > 0 {
+			l.fo.pending--
+		}
 	}
-	c.fo.done = true
-	if l := s.fastOpenListener(c); l != nil && l.fo.pending > 0 {
-		l.fo.pending--
-	}
-}
-
-// fastOpenListener finds the listener a Fast Open connection came from,
-// even once accepted.
-func (s *Stack) fastOpenListener(c *conn) *listener {
-	if c.ln != nil {
-		return c.ln
-	}
-	return s.findListener(c.key.local)
 }
 
 // fastOpenEvent handles the engine's Fast Open events for c; it reports
@@ -357,17 +344,6 @@ func (s *Stack) fastOpenEvent(c *conn, ev tcp.Event) bool {
 	case tcp.EventStateChange:
 		if ev.Old == tcp.SynReceived {
 			s.fastOpenLeftSynRcvd(c)
-		}
-	case tcp.EventAccepted:
-		if c.fo.child {
-			// A Fast Open connection is queued once, when its SYN-ACK
-			// goes (RFC 7413 4.2.2); the end of the handshake changes
-			// nothing for accept.
-			if c.fo.queued {
-				c.wakeAll()
-				return true
-			}
-			c.fo.queued = true
 		}
 	}
 	return false

@@ -53,13 +53,11 @@ type conn struct {
 	// phantom: the throw-away TCB that builds a SYN cookie's SYN-ACK; it is
 	// no connection, so its state changes are not reported.
 	phantom bool
-	// pathMTU is the path MTU learned from ICMP (0: the link's MTU).
-	pathMTU uint16
-	// fo is the connection's TCP Fast Open state (fastopen.go).
-	fo connFastOpen
 	// closedInQueue: the connection died while waiting in the accept
 	// queue, and waits there still (dropConn).
 	closedInQueue bool
+	// pathMTU is the path MTU learned from ICMP (0: the link's MTU).
+	pathMTU uint16
 }
 
 // Segment implements tcp.Output: serialise and queue for transmission.

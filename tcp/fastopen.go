@@ -419,7 +419,14 @@ func (t *TCB) windowBase() uint32 {
 // fastOpenTakeSYNData delivers the data of a SYN that Fast Open accepted,
 // in LISTEN, before the SYN-ACK is built (Linux's tcp_fastopen_add_skb).
 func (t *TCB) fastOpenTakeSYNData(seg *Segment) {
-	if !t.fastOpenChild() || len(seg.Payload) == 0 {
+	if !t.fastOpenChild() {
+		return
+	}
+	// A full connection from its SYN on (Linux's child socket), not a
+	// request: it is accepted once, now, and an RST or a timeout in
+	// SYN_RCVD ends it with an error instead of forgetting it.
+	t.passive = false
+	if len(seg.Payload) == 0 {
 		return
 	}
 	t.fo.synDataAcked = true

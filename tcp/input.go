@@ -513,11 +513,12 @@ func (t *TCB) setDSACK(start, end uint32) {
 // acted on only if it is exactly at RCV.NXT; an RST elsewhere in the window
 // gets a challenge ACK.
 func (t *TCB) inputRST(seg *Segment) {
-	if t.state == SynReceived && t.passive && !t.fastOpenChild() {
+	if t.state == SynReceived && t.passive {
 		// A passive open is still only a request (Linux's request socket):
 		// any RST in the window drops it and the stack discards this TCB;
-		// the listener is unaffected (RFC 9293: "return to LISTEN"). A
-		// Fast Open connection is a full one already (RFC 7413 4.2.2).
+		// the listener is unaffected (RFC 9293: "return to LISTEN"). (A
+		// Fast Open connection is not passive: a full one already, RFC
+		// 7413 4.2.2.)
 		t.st().RSTsAccepted++
 		t.stopAllTimers()
 		t.setState(Listen, CauseResetInSynRcvd)
@@ -820,6 +821,16 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	t.ecnCheckCE()
 	if len(p) > t.rcvMSS && len(p) <= int(t.advMSS) {
 		t.rcvMSS = len(p)
+	}
+	if off > 0 && t.sackOK && t.cfg.DSACK {
+		// Out-of-order data already held: a duplicate too (RFC 2883 4).
+		for _, r := range t.rcvBuf.oooRanges() {
+			if int(off) >= r.start && int(off)+len(p) <= r.end {
+				t.dsack = wire.SACKBlock{Left: seq, Right: seq + uint32(len(p))}
+				t.dsackPending = true
+				break
+			}
+		}
 	}
 	advanced, stored := t.rcvBuf.write(int(off), p)
 	t.info.dataSegsIn++

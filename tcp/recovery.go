@@ -55,7 +55,7 @@ type ackInfo struct {
 	origAcked   bool // a never-retransmitted segment was acknowledged or SACKed
 	dsack       bool
 	dupAck      bool
-	ece         bool // the ACK carried ECN-Echo for data in flight (RFC 3168 6.1.2)
+	ece         bool   // the ACK carried ECN-Echo for data in flight (RFC 3168 6.1.2)
 	reordLow    uint32 // lowest never-retransmitted segment delivered below fack
 	reordValid  bool
 	rttSample   time.Duration
@@ -88,7 +88,9 @@ func (t *TCB) rtxAck(ack uint32, tsEcr uint32, ai *ackInfo) {
 		if !s.has(txSacked) {
 			ai.delivered++
 			if !s.has(txEverRetrans) {
-				ai.origAcked = true
+				// F-RTO's evidence: original data from before the
+				// timeout was delivered (Linux FLAG_ORIG_SACK_ACKED).
+				ai.origAcked = ai.origAcked || !seqGT(s.end, t.highSeq)
 				if fackValid && seqLT(s.start, priorFack) && (!ai.reordValid || seqLT(s.start, ai.reordLow)) {
 					ai.reordLow, ai.reordValid = s.start, true
 				}
@@ -158,7 +160,7 @@ func (t *TCB) sackTag(seg *Segment, ai *ackInfo) {
 			ai.delivered++
 			ai.sackedNew++
 			if !s.has(txEverRetrans) {
-				ai.origAcked = true
+				ai.origAcked = ai.origAcked || !seqGT(s.end, t.highSeq)
 				if fackValid && seqLT(s.start, priorFack) && (!ai.reordValid || seqLT(s.start, ai.reordLow)) {
 					ai.reordLow, ai.reordValid = s.start, true
 				}
@@ -173,15 +175,34 @@ func (t *TCB) sackTag(seg *Segment, ai *ackInfo) {
 // unnecessary (RFC 2883 4.1), which both undo (Linux undo_retrans) and
 // RACK's reordering window (RFC 8985 6.2 step 4) learn from.
 func (t *TCB) dsackSeen(b wire.SACKBlock) {
-	segs := uint32(1)
-	if t.mss > 0 {
-		segs = max((b.Right-b.Left+uint32(t.mss)-1)/uint32(t.mss), 1)
+	n := b.Right - b.Left
+	if t.maxSndWnd > 0 && n > t.maxSndWnd {
+		// Larger than any window offered: not believable.
+		t.st().SACKBlocksDiscarded++
+		return
 	}
-	t.st().DSACKDups += uint64(segs)
+	segs := uint32(1)
+	tlp := false
+	if t.mss > 0 && n > uint32(t.mss) {
+		segs = (n + uint32(t.mss) - 1) / uint32(t.mss)
+	} else if t.rack.tlpOut && b.Right == t.rack.tlpEnd {
+		tlp = true // the loss probe was a duplicate (RFC 8985 7.4)
+	}
+	st := t.st()
+	st.DSACKDups += uint64(segs)
+	if st.DSACKDups > t.info.totalRetrans {
+		// More duplicates than retransmissions: the network duplicated
+		// them, nothing to learn about our retransmissions.
+		return
+	}
 	if t.undoValid && t.undoRetrans > 0 && seqGT(b.Right, t.undoMarker) {
 		t.undoRetrans = max(t.undoRetrans-int(segs), 0)
 	}
-	t.rackDSACK()
+	// RACK widens its window only for DSACKs that reordering may explain,
+	// not for a duplicate loss probe (RFC 8985 6.2 step 4, as Linux).
+	if t.rack.reordSeen > 0 && !tlp {
+		t.rackDSACK()
+	}
 }
 
 // isDupAck is RFC 5681 2's duplicate ACK: it acknowledges nothing new,
@@ -228,8 +249,22 @@ func (t *TCB) renoAcked(ai *ackInfo) {
 	} else {
 		q.sacked -= acked - 1
 	}
-	if out := q.packetsOut(); q.sacked > out {
-		q.sacked = out
+	if t.ca < caRecovery {
+		// Outside recovery an advancing ACK ends the duplicate ACK run.
+		q.sacked = 0
+	}
+	t.renoLimit()
+}
+
+// renoLimit keeps the duplicate ACK count below the segments outstanding
+// minus the holes (Linux tcp_limit_reno_sacked): a count above it means
+// the duplicates were reordering, not departures.
+func (t *TCB) renoLimit() {
+	q := &t.rtxq
+	out := q.packetsOut()
+	holes := min(max(q.lost, 1), out)
+	if q.sacked+holes > out {
+		q.sacked = out - holes
 	}
 }
 
@@ -273,7 +308,12 @@ func (t *TCB) onAck(seg *Segment, ai *ackInfo) {
 			t.ca = caOpen
 		}
 	case caRecovery:
-		if seqGEQ(t.sndUna, t.highSeq) {
+		if !t.sackOK && t.sndUna == t.highSeq && !t.mayUndo(seg) {
+			// Without SACK, hold the state until something above the
+			// recovery point is acknowledged, or duplicate ACKs for the
+			// segments sent after it would start a false fast retransmit
+			// (RFC 6582 3.2 step 4, Linux tcp_try_undo_recovery).
+		} else if seqGEQ(t.sndUna, t.highSeq) {
 			if t.mayUndo(seg) {
 				t.undo(false)
 			} else {
@@ -286,6 +326,12 @@ func (t *TCB) onAck(seg *Segment, ai *ackInfo) {
 			// spurious (Linux tcp_try_undo_dsack).
 			t.undo(false)
 			t.ca = caOpen
+		}
+	case caOpen, caDisorder:
+		if ai.dsack && t.undoValid && t.undoRetrans == 0 {
+			// DSACKs that arrive after the episode ended can still prove
+			// it spurious (Linux tcp_try_undo_dsack).
+			t.undo(false)
 		}
 	case caLoss:
 		if t.processLoss(seg, ai) {
@@ -311,6 +357,7 @@ func (t *TCB) onAck(seg *Segment, ai *ackInfo) {
 		if t.ca < caRecovery && q.sacked >= t.rack.reordering || t.ca == caRecovery && ai.unaAdvanced {
 			if q.head < len(q.segs) {
 				q.markLost(&q.segs[q.head])
+				t.renoLimit()
 			}
 		}
 	}
@@ -455,7 +502,7 @@ func (t *TCB) endCwndReduction() {
 	if t.ccs.Ssthresh < cc.InfiniteSSThresh && (t.ca == caCWR || t.undoValid) {
 		t.ccs.Cwnd = t.ccs.Ssthresh
 	}
-	t.undoValid = false
+	// undoValid stays: a DSACK may still prove the episode spurious.
 	t.cc.OnEvent(&t.ccs, cc.EventRecoveryEnd)
 }
 
@@ -538,17 +585,26 @@ func (t *TCB) markLostRFC6675() {
 // pipe is below cwnd (RFC 6675 5 step (C), NextSeg rule 1).
 func (t *TCB) xmitRetransmitQueue() {
 	q := &t.rtxq
+	rearm := false
 	for i := q.head; i < len(q.segs); i++ {
 		if q.retrans >= q.lost || t.packetsInFlight() >= t.ccs.Cwnd {
-			return
+			break
 		}
 		s := &q.segs[i]
 		if !s.has(txLost) || s.has(txSacked) || s.has(txRetrans) {
 			continue
 		}
 		if !t.retransmitSeg(i) {
-			return
+			break
 		}
+		if i == q.head {
+			rearm = true
+		}
+	}
+	if rearm && !(t.rtxTimer.on && t.rtxKind == rtxKindReo) || t.rtxTimer.on && t.rtxKind == rtxKindTLP && t.ca >= caRecovery {
+		// The oldest segment went again: its timeout starts afresh
+		// (RFC 6298 5.3; no loss probe during recovery, RFC 8985 7.2).
+		t.armRTO()
 	}
 }
 
@@ -610,6 +666,16 @@ func (t *TCB) retransmitSeg(i int) bool {
 	}
 	t.undoRetrans++
 	q.markRetransmitted(s, t.now)
+	if !t.sackOK {
+		// Repackaging may have merged segments: keep the duplicate ACK
+		// count within what is outstanding.
+		t.renoLimit()
+	}
+	if t.rttTiming && seqGEQ(t.rttSeq, s.start) && seqLT(t.rttSeq, s.end) {
+		// Karn's rule: a retransmitted segment gives no RTT sample (RFC
+		// 6298 3).
+		t.rttTiming = false
+	}
 	if !t.rtxTimer.on {
 		t.armRTO()
 	}
@@ -646,6 +712,11 @@ func (t *TCB) enterLoss() {
 		t.ccs.Ssthresh = t.cc.SSThresh(&t.ccs)
 		t.cc.OnEvent(&t.ccs, cc.EventLoss)
 		t.initUndo()
+	}
+	if !t.sackOK {
+		// The duplicate ACKs counted for a peer without SACK say nothing
+		// about what a timeout deems lost.
+		q.sacked = 0
 	}
 	reneged := q.head < len(q.segs) && q.segs[q.head].has(txSacked)
 	if reneged {
@@ -734,6 +805,16 @@ func (t *TCB) setXmitTimer(ai *ackInfo, reoWait time.Duration) {
 		if !t.persist {
 			t.rtxTimer.stop()
 		}
+		return
+	}
+	if q := &t.rtxq; ai.unaAdvanced && q.head < len(q.segs) && q.segs[q.head].has(txSacked) {
+		// The ACK stopped at a SACKed segment: the peer may have reneged
+		// (RFC 2018 8). Give it a moment to ACK it properly, then time
+		// out and discard the SACK information (enterLoss), as Linux's
+		// tcp_check_sack_reneging does after max(SRTT/2, 10 ms).
+		t.rtxKind = rtxKindRTO
+		t.persist = false
+		t.rtxTimer.set(t.now + max(t.rtt.srtt()/2, 10*time.Millisecond))
 		return
 	}
 	if reoWait > 0 {
@@ -892,6 +973,9 @@ func (t *TCB) simpleRetransmit() {
 		t.priorSsthresh = 0
 		t.undoValid = false
 		t.ca = caLoss
+	}
+	if !t.sackOK {
+		t.renoLimit()
 	}
 	t.xmitRetransmitQueue()
 }

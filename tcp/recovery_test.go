@@ -613,3 +613,30 @@ func TestRFC3522_EifelUndoAfterRTO(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC1191_PMTUDropRetransmitsAtNewSize: when the path MTU shrinks
+// below the size of segments in flight, those segments were dropped by a
+// router, not by congestion: they are resent at once, cut to the new MSS,
+// without reducing cwnd or ssthresh (RFC 1191 6.5 and RFC 8201 5.2 say
+// the sender should repacketize; Linux tcp_simple_retransmit enters Loss
+// only to resend them).
+func TestRFC1191_PMTUDropRetransmitsAtNewSize(t *testing.T) {
+	l := lrOpen(t, nil, lrOpts{})
+	l.send(4)
+	l.now += 10 * time.Millisecond
+	l.e.SetPathMSS(l.now, 600)
+	out := l.e.rec.take()
+	// Each 1000-byte segment becomes 600 + 400 bytes: all of them fit in
+	// cwnd 10.
+	var want []wantSeg
+	for k := 0; k < 4; k++ {
+		want = append(want, wantSeg{lrSeq(k), 600, 0}, wantSeg{lrSeq(k) + 600, 400, 0})
+	}
+	lrExpect(t, "after the MTU drop", out, want)
+	l.expectInfo("after the MTU drop", lrI("loss", 10, lrInf, 8, 0, 8, 8))
+	if i := l.e.Info(); i.SndMSS != 600 || i.Timeouts != 0 {
+		t.Fatalf("SndMSS %d, Timeouts %d; want 600 and 0", i.SndMSS, i.Timeouts)
+	}
+	// Everything arrives: back to Open, cwnd untouched by the episode.
+	l.play([]lrStep{{100 * time.Millisecond, 4, nil, nil, lrI("open", 10, lrInf, 0, 0, 0, 0)}})
+}

@@ -52,7 +52,7 @@ import (
 // missing.
 //
 // Before the run starts, Open looks through the script for features synfin
-// lacks (TCP Fast Open, TCP MD5 signatures, ECN, SACK-based recovery for
+// lacks (TCP MD5 signatures, ECN, SACK-based recovery for
 // inbound SACK blocks, SO_TIMESTAMPING, the error queue, UDP, splice,
 // sendfile, tcp_info fields it does not keep...) and reports the first as
 // an *UnsupportedError, so such scripts are skipped rather than failed.
