@@ -40,7 +40,7 @@ func TestSoak(t *testing.T) {
 	ln, err := b.Stack().ListenConfig(stack.ListenConfig{Backlog: 4096}, "tcp", b.AddrPort(port).String())
 	mustNoErr(t, err)
 	run(t, n, time.Millisecond)
-	goroutines := runtime.NumGoroutine()
+	goroutines := settledGoroutines()
 	if os.Getenv("SOAK_HEAPPROFILE") != "" {
 		// Sample finely: what is left after the soak is small.
 		defer func(r int) { runtime.MemProfileRate = r }(runtime.MemProfileRate)
@@ -219,8 +219,9 @@ func TestSoak(t *testing.T) {
 	sa, sb := a.Stack().Stats(), b.Stack().Stats()
 	t.Logf("%d connections opened and closed by %v virtual (%v wall); failures %d; ActiveOpens %d PassiveOpen %d TimeWaitReused %d; resets sent a %d b %d",
 		total, churnEnd.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), failures, sa.ActiveOpens, sb.PassiveOpen, sb.TimeWaitReused, sa.ResetsSent, sb.ResetsSent)
+	goroutinesAfter := settledGoroutines()
 	t.Logf("heap: baseline %d KiB, %d open %d KiB, after 3/4 %d KiB, after all %d KiB; goroutines %d -> %d",
-		baseline>>10, conc, peak>>10, mid>>10, after>>10, goroutines, runtime.NumGoroutine())
+		baseline>>10, conc, peak>>10, mid>>10, after>>10, goroutines, goroutinesAfter)
 	if failures != 0 {
 		t.Fatalf("%d connections failed, first: %v", failures, firstErr)
 	}
@@ -230,8 +231,8 @@ func TestSoak(t *testing.T) {
 	if sa.ResetsSent+sb.ResetsSent != 0 || sb.ListenDrops != 0 || sb.SynCookiesSent != 0 {
 		t.Fatalf("resets %d/%d, listen drops %d, cookies %d", sa.ResetsSent, sb.ResetsSent, sb.ListenDrops, sb.SynCookiesSent)
 	}
-	if g := runtime.NumGoroutine(); g != goroutines {
-		t.Fatalf("goroutines %d -> %d", goroutines, g)
+	if goroutinesAfter != goroutines {
+		t.Fatalf("goroutines %d -> %d", goroutines, goroutinesAfter)
 	}
 	// After every quarter the heap is back to the baseline, within
 	// soakHeapSlack: the stacks' tables shrink when their population falls
@@ -245,6 +246,22 @@ func TestSoak(t *testing.T) {
 				m, q+1, baseline>>10, soakHeapSlack>>10)
 		}
 	}
+}
+
+// settledGoroutines returns the number of goroutines once it has stopped
+// changing (for 50 ms, within 5 s): the goroutines of tests that ran
+// before (parallel subtests winding down) must not count in a baseline.
+func settledGoroutines() int {
+	n, stable := runtime.NumGoroutine(), 0
+	for i := 0; i < 500 && stable < 5; i++ {
+		time.Sleep(10 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m == n {
+			stable++
+		} else {
+			n, stable = m, 0
+		}
+	}
+	return n
 }
 
 // soakHeapSlack is how far above its baseline the heap may be after the

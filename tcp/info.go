@@ -54,17 +54,20 @@ type Stats struct {
 }
 
 type infoCounters struct {
-	segsIn, segsOut         uint64
-	dataSegsIn, dataSegsOut uint64
-	bytesAcked              uint64
-	bytesReceived           uint64
-	bytesSent               uint64
-	bytesRetrans            uint64
-	totalRetrans            uint64
-	fastRetrans             uint64
-	timeouts                uint64
+	bytesAcked    uint64
+	bytesReceived uint64
+	bytesSent     uint64
+	bytesRetrans  uint64
+	// Segment and event counts are 32-bit, as in Linux's struct tcp_info
+	// (tcpi_segs_out, tcpi_total_retrans...): they wrap, the byte counts
+	// do not.
+	segsIn, segsOut         uint32
+	dataSegsIn, dataSegsOut uint32
+	totalRetrans            uint32
+	fastRetrans             uint32
+	timeouts                uint32
 	// Routine events, kept here rather than in the lazily allocated Stats.
-	windowUpdates, dupAcks, retransmits, windowProbes, keepaliveProbes uint64
+	windowUpdates, dupAcks, retransmits, windowProbes, keepaliveProbes uint32
 }
 
 // Info is a snapshot of the connection, with what Linux's struct tcp_info
@@ -196,15 +199,15 @@ func (t *TCB) Info() Info {
 		TLPProbes:     t.statsOrZero().TLPProbes,
 		SpuriousUndos: t.statsOrZero().SpuriousUndos,
 		RcvSpace:      int(t.tuning.space),
-		TotalRetrans:  t.info.totalRetrans,
+		TotalRetrans:  uint64(t.info.totalRetrans),
 		BytesAcked:    t.info.bytesAcked,
 		BytesRecv:     t.info.bytesReceived,
 		BytesSent:     t.info.bytesSent,
 		BytesRetrans:  t.info.bytesRetrans,
-		SegsOut:       t.info.segsOut,
-		SegsIn:        t.info.segsIn,
-		DataSegsOut:   t.info.dataSegsOut,
-		DataSegsIn:    t.info.dataSegsIn,
+		SegsOut:       uint64(t.info.segsOut),
+		SegsIn:        uint64(t.info.segsIn),
+		DataSegsOut:   uint64(t.info.dataSegsOut),
+		DataSegsIn:    uint64(t.info.dataSegsIn),
 		NotSentBytes:  t.Unsent(),
 		SndWnd:        t.sndWnd,
 		RcvWnd:        rcvWnd,
@@ -213,8 +216,8 @@ func (t *TCB) Info() Info {
 		RcvNxt:        t.rcvNxt,
 		RecvQ:         t.rcvBuf.readable(),
 		SendQ:         t.sndBuf.Len(),
-		FastRetrans:   t.info.fastRetrans,
-		Timeouts:      t.info.timeouts,
+		FastRetrans:   uint64(t.info.fastRetrans),
+		Timeouts:      uint64(t.info.timeouts),
 		ECN:           t.ecnUsed(),
 		ECNSeen:       t.ecnUsed() && t.ecnFlags&ecnSeen != 0,
 		DeliveredCE:   t.ecnDeliveredCE(),

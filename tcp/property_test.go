@@ -644,7 +644,7 @@ func runScenario(fail func(string, ...any), sc scenario) simResult {
 		steps: n.steps, sent: n.sent, lost: n.lost, duped: n.duped,
 		bytes:   len(a.send) + len(b.send),
 		virtual: n.now - time.Second,
-		retrans: a.tcb.info.totalRetrans + b.tcb.info.totalRetrans,
+		retrans: uint64(a.tcb.info.totalRetrans) + uint64(b.tcb.info.totalRetrans),
 	}
 	for i, e := range []*simEnd{a, b} {
 		if e.sawTW {

@@ -190,7 +190,7 @@ func (t *TCB) dsackSeen(b wire.SACKBlock) {
 	}
 	st := t.st()
 	st.DSACKDups += uint64(segs)
-	if st.DSACKDups > t.info.totalRetrans {
+	if st.DSACKDups > uint64(t.info.totalRetrans) {
 		// More duplicates than retransmissions: the network duplicated
 		// them, nothing to learn about our retransmissions.
 		return

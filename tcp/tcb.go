@@ -61,80 +61,18 @@ type TCB struct {
 	now Time
 
 	state State
-	// passive is set when the connection came from LISTEN, so that an RST in
-	// SYN_RCVD returns it to LISTEN (RFC 9293 3.10.7.4, second check).
-	passive bool
 
-	// Send sequence variables (RFC 9293 3.3.1).
-	iss    uint32
-	sndUna uint32 // oldest unacknowledged sequence number
-	sndNxt uint32 // next sequence number to send
-	sndMax uint32 // highest sequence number sent + 1 (sndNxt rewinds on RTO)
-	sndWnd uint32 // peer's window, scaled, in bytes
-	sndWl1 uint32 // SEG.SEQ of the last window update
-	sndWl2 uint32 // SEG.ACK of the last window update
-	sndUp  uint32 // send urgent pointer (first byte after urgent data)
-	sndUrg bool   // urgent data pending
-	// maxSndWnd is the largest window the peer has offered (RFC 9293 3.8.6.2.1
-	// and RFC 5961 5.2's MAX.SND.WND).
-	maxSndWnd uint32
-	// sndSml is the end of the last short segment sent (Minshall's Nagle
-	// variant, as Linux uses).
-	sndSml uint32
-
-	// Receive sequence variables.
-	irs    uint32
-	rcvNxt uint32
-	// rcvAdv is the right edge of the window last advertised (RCV.NXT +
-	// RCV.WND at that time); it never moves left (RFC 9293 SHLD-14).
-	rcvAdv uint32
-	rcvUp  uint32 // receive urgent pointer
-	rcvUrg bool
-	// rcvSsthresh limits the advertised window while it grows, as Linux's
-	// rcv_ssthresh does.
-	rcvSsthresh uint32
-	// lastAckSent is RCV.NXT as carried by the last ACK (RFC 7323 4.3).
-	lastAckSent uint32
-
-	// Negotiated options.
-	sndWscale uint8 // shift applied to windows the peer sends
-	rcvWscale uint8 // shift applied to windows we send
-	wsOK      bool
-	tsOK      bool
-	sackOK    bool
-	// ecnFlags are ECN's state bits (ecn.go, RFC 3168), rxECN the ECN
-	// field of the segment being processed (its counters are in Stats).
-	ecnFlags  uint8
 	rxECN     wire.ECN
-	tsRecent  uint32 // TS.Recent (RFC 7323 4.3)
-	tsRecentT Time   // when TS.Recent was set, for the 24-day rule (RFC 7323 5.5)
-	tsOffset  uint32
-	advMSS    uint16 // MSS we announced
-	pathMSS   uint16
-	peerMSS   uint16 // MSS the peer announced (or the default)
-	defMSS    uint16 // OpenOptions.DefaultMSS
-	mss       int    // effective send MSS: data bytes per segment (options excluded)
-	rcvMSS    int    // estimate of the peer's segment size, for delayed ACK
+	tsRecentT Time // when TS.Recent was set, for the 24-day rule (RFC 7323 5.5)
+	mss       int  // effective send MSS: data bytes per segment (options excluded)
+	rcvMSS    int  // estimate of the peer's segment size, for delayed ACK
 
 	sndBuf sendBuffer
 	rcvBuf recvBuffer
-	// sndBufSeq is the sequence number of the first byte in sndBuf.
-	sndBufSeq uint32
-
-	// Closing.
-	finQueued  bool   // the user has closed the sending side
-	finSent    bool   // our FIN has been sent (it is at finSeq)
-	finSeq     uint32 // sequence number of our FIN
-	rcvFin     bool   // the peer's FIN has been received (and is in rcvNxt)
-	peerFin    bool   // a FIN beyond RCV.NXT is waiting for the gap to fill
-	peerFinSeq uint32
-	readShut   bool // shutdown(SHUT_RD)
-	orphan     bool // the user has closed the connection (no more reads)
 
 	// Errors: err is reported once to the next user call, then dead tells
 	// later calls the connection is gone.
 	err     error
-	dead    bool
 	softErr error
 
 	// Timers (the retransmission timer doubles as SYN, persist and probe
@@ -151,9 +89,8 @@ type TCB struct {
 	reclaim    timer
 	sndDrained Time
 	rcvDrained Time
-	persist    bool // rtxTimer is the zero-window probe timer
-	backoff    int  // exponential backoff shift
-	retrans    int  // consecutive retransmissions of the oldest segment
+	backoff    int // exponential backoff shift
+	retrans    int // consecutive retransmissions of the oldest segment
 	// retransStart is when the oldest unacknowledged data was first
 	// retransmitted (for tcp_retries2 and TCP_USER_TIMEOUT).
 	retransStart Time
@@ -163,26 +100,97 @@ type TCB struct {
 	lastSend     Time // last data sent (for the congestion window restart)
 	lastDataRecv Time // last in-order data received (tcpi_last_data_recv)
 
-	rtt rttEstimator
-	// RTT timing without timestamps: one segment at a time (RFC 6298 3, Karn).
-	rttSeq    uint32
-	rttStart  Time
-	rttTiming bool
-	// rtxTSVal is the TSval of the last timeout retransmission: echoes older
-	// than it give no RTT sample.
-	rtxTSVal uint32
+	rtt      rttEstimator
+	rttStart Time
 
 	// Congestion control and loss recovery (recovery.go, rack.go,
 	// scoreboard.go).
 	cc  cc.Algorithm
 	ccs cc.Sender
 	// rtxq is the retransmission queue and SACK scoreboard.
-	rtxq rtxQueue
-	rack rackState
-	ca   caState
-	// rtxKind says what the retransmission timer is running for: the RTO,
-	// a loss probe or RACK's reordering timer.
-	rtxKind uint8
+	rtxq         rtxQueue
+	rack         rackState
+	undoRetrans  int
+	retransStamp Time
+
+	// Delayed ACK.
+	quickAcks int
+	segsUnAck int // full-sized segments received since the last ACK
+
+	// Rate limiting of out-of-window ACKs and challenge ACKs (RFC 5961 7).
+	lastOOWAck Time
+	limiter    *ChallengeLimiter
+
+	lingerTime  time.Duration
+	keepIdle    time.Duration
+	keepIntvl   time.Duration
+	keepCnt     int
+	userTimeout time.Duration
+
+	// stats is allocated on the first anomaly: most connections never
+	// count anything, and an idle connection's memory matters.
+	stats *Stats
+	info  infoCounters
+
+	// dsack is the duplicate range the next ACK reports (RFC 2883).
+	dsack wire.SACKBlock
+
+	// seg is scratch space for outgoing segments, so sending allocates
+	// nothing: the Output's (SegmentScratch), shared by the connections of
+	// one stack, or the TCB's own.
+	seg *Segment
+
+	// records are the ends of the writes still in the send buffer
+	// (records.go): PSH and MSG_EOR boundaries.
+	records []sendRecord
+	// fo is the Fast Open state (fastopen.go), nil unless the connection
+	// uses RFC 7413.
+	fo *fastOpen
+	// chrono accounts the time spent busy, rwnd- and sndbuf-limited
+	// (chrono.go); tuning is receive-buffer auto-tuning (rcvbuf.go).
+	chrono chronoStats
+	tuning rcvTuning
+
+	// 32-bit fields, kept together for the same reason as the small ones
+	// below.
+	// Send sequence variables (RFC 9293 3.3.1).
+	iss    uint32
+	sndUna uint32 // oldest unacknowledged sequence number
+	sndNxt uint32 // next sequence number to send
+	sndMax uint32 // highest sequence number sent + 1 (sndNxt rewinds on RTO)
+	sndWnd uint32 // peer's window, scaled, in bytes
+	sndWl1 uint32 // SEG.SEQ of the last window update
+	sndWl2 uint32 // SEG.ACK of the last window update
+	sndUp  uint32 // send urgent pointer (first byte after urgent data)
+	// maxSndWnd is the largest window the peer has offered (RFC 9293 3.8.6.2.1
+	// and RFC 5961 5.2's MAX.SND.WND).
+	maxSndWnd uint32
+	// sndSml is the end of the last short segment sent (Minshall's Nagle
+	// variant, as Linux uses).
+	sndSml uint32
+	// Receive sequence variables.
+	irs    uint32
+	rcvNxt uint32
+	// rcvAdv is the right edge of the window last advertised (RCV.NXT +
+	// RCV.WND at that time); it never moves left (RFC 9293 SHLD-14).
+	rcvAdv uint32
+	rcvUp  uint32 // receive urgent pointer
+	// rcvSsthresh limits the advertised window while it grows, as Linux's
+	// rcv_ssthresh does.
+	rcvSsthresh uint32
+	// lastAckSent is RCV.NXT as carried by the last ACK (RFC 7323 4.3).
+	lastAckSent uint32
+	tsRecent    uint32 // TS.Recent (RFC 7323 4.3)
+	tsOffset    uint32
+	// sndBufSeq is the sequence number of the first byte in sndBuf.
+	sndBufSeq  uint32
+	finSeq     uint32 // sequence number of our FIN
+	peerFinSeq uint32
+	// RTT timing without timestamps: one segment at a time (RFC 6298 3, Karn).
+	rttSeq uint32
+	// rtxTSVal is the TSval of the last timeout retransmission: echoes older
+	// than it give no RTT sample.
+	rtxTSVal uint32
 	// highSeq is SND.NXT when the current episode began: RFC 6675's
 	// RecoveryPoint, RFC 6582's "recover".
 	highSeq uint32
@@ -194,72 +202,76 @@ type TCB struct {
 	// episode began, retransmissions not yet reported as duplicates (-1:
 	// none made) and when the first retransmission went out.
 	priorSsthresh uint32
-	undoValid     bool
 	undoMarker    uint32
-	undoRetrans   int
-	retransStamp  Time
-	// frto: F-RTO (RFC 5682) is judging the last timeout.
-	frto bool
-	// probeNewData: a loss probe may send one new segment beyond cwnd.
-	probeNewData bool
-
-	// Delayed ACK.
-	quickAcks  int
-	ackPending bool // an ACK is owed
-	segsUnAck  int  // full-sized segments received since the last ACK
-	holdAck    bool // InputBatch: ACKs wait for the end of the batch
-
-	// Rate limiting of out-of-window ACKs and challenge ACKs (RFC 5961 7).
-	lastOOWAck  Time
-	oowAckValid bool
-	limiter     *ChallengeLimiter
-
-	// User options.
-	noDelay     bool
-	cork        bool
-	lingerOn    bool
-	lingerTime  time.Duration
-	keepAlive   bool
-	keepIdle    time.Duration
-	keepIntvl   time.Duration
-	keepCnt     int
-	userTimeout time.Duration
-
-	// stats is allocated on the first anomaly: most connections never
-	// count anything, and an idle connection's memory matters.
-	stats *Stats
-	info  infoCounters
-
 	// lastOOO is the start of the most recent out-of-order segment, so that
 	// its SACK block is reported first (RFC 2018 4).
-	lastOOO      uint32
-	lastOOOValid bool
-	// dsack is the duplicate range the next ACK reports (RFC 2883).
-	dsack        wire.SACKBlock
-	dsackPending bool
-
-	// sndBufLocked: the user set SO_SNDBUF, so the send buffer does not
-	// grow by itself (expandSndBuf).
-	sndBufLocked bool
-
-	// seg is scratch space for outgoing segments, so sending allocates
-	// nothing: the Output's (SegmentScratch), shared by the connections of
-	// one stack, or the TCB's own.
-	seg *Segment
-
-	// records are the ends of the writes still in the send buffer
-	// (records.go): PSH and MSG_EOR boundaries.
-	records []sendRecord
+	lastOOO uint32
 	// burstStart is where the current transmit burst began (records.go).
 	burstStart uint32
-	// wakeup is set while the probe timer sends data (PSH, as Linux's
-	// tcp_write_wakeup).
-	wakeup bool
 	// Linux's cwnd validation (tcp_cwnd_validate): the most segments in
 	// flight during the current window, where that window ends, and
 	// whether the congestion window limited the sender in it.
 	maxPacketsOut uint32
 	cwndUsageSeq  uint32
+	// synTSVal is the TSval of our first SYN (Linux's retrans_stamp): a
+	// SYN-ACK must echo one between it and now.
+	synTSVal uint32
+
+	// Small fields, kept together so that alignment wastes no space (an
+	// idle connection's memory matters).
+	// passive is set when the connection came from LISTEN, so that an RST in
+	// SYN_RCVD returns it to LISTEN (RFC 9293 3.10.7.4, second check).
+	passive bool
+	sndUrg  bool // urgent data pending
+	rcvUrg  bool
+	// Negotiated options.
+	sndWscale uint8 // shift applied to windows the peer sends
+	rcvWscale uint8 // shift applied to windows we send
+	wsOK      bool
+	tsOK      bool
+	sackOK    bool
+	// ecnFlags are ECN's state bits (ecn.go, RFC 3168), rxECN the ECN
+	// field of the segment being processed (its counters are in Stats).
+	ecnFlags uint8
+	advMSS   uint16 // MSS we announced
+	pathMSS  uint16
+	peerMSS  uint16 // MSS the peer announced (or the default)
+	defMSS   uint16 // OpenOptions.DefaultMSS
+	// Closing.
+	finQueued bool // the user has closed the sending side
+	finSent   bool // our FIN has been sent (it is at finSeq)
+	rcvFin    bool // the peer's FIN has been received (and is in rcvNxt)
+	peerFin   bool // a FIN beyond RCV.NXT is waiting for the gap to fill
+	readShut  bool // shutdown(SHUT_RD)
+	orphan    bool // the user has closed the connection (no more reads)
+	dead      bool
+	persist   bool // rtxTimer is the zero-window probe timer
+	rttTiming bool
+	ca        caState
+	// rtxKind says what the retransmission timer is running for: the RTO,
+	// a loss probe or RACK's reordering timer.
+	rtxKind   uint8
+	undoValid bool
+	// frto: F-RTO (RFC 5682) is judging the last timeout.
+	frto bool
+	// probeNewData: a loss probe may send one new segment beyond cwnd.
+	probeNewData bool
+	ackPending   bool // an ACK is owed
+	holdAck      bool // InputBatch: ACKs wait for the end of the batch
+	oowAckValid  bool
+	// User options.
+	noDelay      bool
+	cork         bool
+	lingerOn     bool
+	keepAlive    bool
+	lastOOOValid bool
+	dsackPending bool
+	// sndBufLocked: the user set SO_SNDBUF, so the send buffer does not
+	// grow by itself (expandSndBuf).
+	sndBufLocked bool
+	// wakeup is set while the probe timer sends data (PSH, as Linux's
+	// tcp_write_wakeup).
+	wakeup        bool
 	isCwndLimited bool
 	// pingpong is Linux's interactive mode, entered when the peer's FIN
 	// moves us to CLOSE_WAIT: quick ACKs stop, ACKs are delayed.
@@ -268,16 +280,6 @@ type TCB struct {
 	writePending bool
 	// synRetries is TCP_SYNCNT (SetSynRetries; 0: Config.SynRetries).
 	synRetries uint8
-	// synTSVal is the TSval of our first SYN (Linux's retrans_stamp): a
-	// SYN-ACK must echo one between it and now.
-	synTSVal uint32
-	// fo is the Fast Open state (fastopen.go), nil unless the connection
-	// uses RFC 7413.
-	fo *fastOpen
-	// chrono accounts the time spent busy, rwnd- and sndbuf-limited
-	// (chrono.go); tuning is receive-buffer auto-tuning (rcvbuf.go).
-	chrono chronoStats
-	tuning rcvTuning
 }
 
 // New returns a TCB in the CLOSED state that will hand its segments and
@@ -318,11 +320,11 @@ func (t *TCB) Stats() Stats {
 	if t.stats != nil {
 		st = *t.stats
 	}
-	st.WindowUpdates = t.info.windowUpdates
-	st.DupAcks = t.info.dupAcks
-	st.Retransmits = t.info.retransmits
-	st.WindowProbes = t.info.windowProbes
-	st.KeepaliveProbes = t.info.keepaliveProbes
+	st.WindowUpdates = uint64(t.info.windowUpdates)
+	st.DupAcks = uint64(t.info.dupAcks)
+	st.Retransmits = uint64(t.info.retransmits)
+	st.WindowProbes = uint64(t.info.windowProbes)
+	st.KeepaliveProbes = uint64(t.info.keepaliveProbes)
 	return st
 }
 

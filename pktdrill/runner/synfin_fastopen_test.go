@@ -134,3 +134,44 @@ func TestSynfinFastOpenCorpus(t *testing.T) {
 		}
 	}
 }
+
+// TestSynfinFastOpenSysctls: net.ipv4.tcp_fastopen sets the stack's bits,
+// net.ipv4.tcp_fastopen_key its server key in Linux's notation (read back
+// the same way for set_sysctls.py's restore script), and
+// `ip tcp_metrics flush` forgets the cookies the client cached.
+func TestSynfinFastOpenSysctls(t *testing.T) {
+	in := openSynfin(t)
+	for _, cmd := range []string{
+		"sysctl -q net.ipv4.tcp_fastopen=0x207",
+		"sysctl -q net.ipv4.tcp_fastopen_key=a0bf63f7-ed803d81-cd641d30-cebc4a90",
+		"sysctl -q net.ipv4.tcp_fastopen_blackhole_timeout_sec=0",
+	} {
+		if err := in.Shell(cmd); err != nil {
+			t.Fatalf("%q: %v", cmd, err)
+		}
+	}
+	if in.tcpCfg.FastOpen != 0x207 {
+		t.Errorf("tcp_fastopen %#x, want 0x207", in.tcpCfg.FastOpen)
+	}
+	if got := in.sysctlValue("net.ipv4.tcp_fastopen_key"); got != "a0bf63f7-ed803d81-cd641d30-cebc4a90" {
+		t.Errorf("tcp_fastopen_key reads %q", got)
+	}
+	if err := in.ensureStack(); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := in.st.FastOpenKey()
+	// Linux keeps the four words in the CPU's (little-endian) order.
+	if want := [16]byte{0xf7, 0x63, 0xbf, 0xa0, 0x81, 0x3d, 0x80, 0xed, 0x30, 0x1d, 0x64, 0xcd, 0x90, 0x4a, 0xbc, 0xce}; key != want {
+		t.Errorf("stack key %x, want %x", key, want)
+	}
+	for _, bad := range []string{"a0bf63f7-ed803d81", "zz-00000000-00000000-00000000"} {
+		if err := in.Shell("sysctl -q net.ipv4.tcp_fastopen_key=" + bad); err == nil {
+			t.Errorf("tcp_fastopen_key=%s accepted", bad)
+		}
+	}
+	// tcp_fastopen_cookies is gone from Linux: the write fails, so that a
+	// script's `|| ip tcp_metrics flush all` runs.
+	if err := in.Shell("sysctl -q net.ipv4.tcp_fastopen_cookies=0 || ip tcp_metrics flush all"); err != nil {
+		t.Errorf("fallback to ip tcp_metrics flush: %v", err)
+	}
+}
