@@ -25,6 +25,10 @@ type pathConfig struct {
 	Delay     time.Duration // one way
 	Loss      float64       // probability per packet
 	QueueTime time.Duration // tail drop when the serialisation backlog exceeds this
+	// Reorder is the probability that a packet is held back by
+	// ReorderDelay more than the others, so that later ones overtake it.
+	Reorder      float64
+	ReorderDelay time.Duration
 }
 
 type emuItem struct {
@@ -42,6 +46,39 @@ type emuPath struct {
 	deliver  func([][]byte)
 	lost     int64
 	dropped  int64
+	// Data segments seen on the wire, and those that repeat sequence
+	// space already sent (retransmissions; spurious when nothing is lost).
+	dataSegs, retransSegs int64
+	maxEnd                uint32
+	maxEndValid           bool
+}
+
+// noteTCP counts a data segment and whether it repeats what was sent
+// (IPv4 only, as the bench's addresses are).
+func (p *emuPath) noteTCP(pkt []byte) {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 || pkt[9] != 6 {
+		return
+	}
+	ihl := int(pkt[0]&15) * 4
+	total := int(pkt[2])<<8 | int(pkt[3])
+	if total > len(pkt) || ihl+20 > total {
+		return
+	}
+	tcp := pkt[ihl:total]
+	doff := int(tcp[12]>>4) * 4
+	n := len(tcp) - doff
+	if n <= 0 {
+		return
+	}
+	seq := uint32(tcp[4])<<24 | uint32(tcp[5])<<16 | uint32(tcp[6])<<8 | uint32(tcp[7])
+	end := seq + uint32(n)
+	p.dataSegs++
+	if p.maxEndValid && int32(end-p.maxEnd) <= 0 {
+		p.retransSegs++
+	}
+	if !p.maxEndValid || int32(end-p.maxEnd) > 0 {
+		p.maxEnd, p.maxEndValid = end, true
+	}
 }
 
 func newEmuPath(cfg pathConfig, seed uint64, deliver func([][]byte)) *emuPath {
@@ -65,12 +102,20 @@ func (p *emuPath) send(pkt []byte) {
 	}
 	done := start.Add(time.Duration(float64(len(pkt)*8) / p.cfg.Bandwidth * 1e9))
 	p.nextFree = done
+	p.noteTCP(pkt)
 	lost := p.rng.Float64() < p.cfg.Loss
 	if lost {
 		p.lost++
 	}
+	late := !lost && p.cfg.Reorder > 0 && p.rng.Float64() < p.cfg.Reorder
 	p.mu.Unlock()
 	if lost {
+		return
+	}
+	if late {
+		// Held back: delivered on its own, after packets sent later.
+		c := append([]byte(nil), pkt...)
+		time.AfterFunc(time.Until(done.Add(p.cfg.Delay+p.cfg.ReorderDelay)), func() { p.deliver([][]byte{c}) })
 		return
 	}
 	select {
@@ -168,6 +213,12 @@ func newSynfinEmu(cfg pathConfig, mtu int) (env, error) {
 	return &emuSynfin{e, []*emuPath{a.out, b.out}}, nil
 }
 
+// emuPaths is implemented by the emulated environments: the client's
+// outgoing path first.
+type emuPaths interface{ emuPaths() []*emuPath }
+
+func (e *emuSynfin) emuPaths() []*emuPath { return e.paths }
+
 func newGvisorEmu(cfg pathConfig, mtu int) (env, error) {
 	ca := channel.New(gvisorQueueLen, uint32(mtu), "")
 	cb := channel.New(gvisorQueueLen, uint32(mtu), "")
@@ -196,7 +247,35 @@ func newGvisorEmu(cfg pathConfig, mtu int) (env, error) {
 	}
 	go pump(ca, pa)
 	go pump(cb, pb)
-	return newGvisorOn(ca, cb, cancel)
+	e, err := newGvisorOn(ca, cb, cancel)
+	if err != nil {
+		return nil, err
+	}
+	return &emuGvisor{e, []*emuPath{pa, pb}}, nil
+}
+
+type emuGvisor struct {
+	env
+	paths []*emuPath
+}
+
+func (e *emuGvisor) emuPaths() []*emuPath { return e.paths }
+
+// spuriousShare is the share of data segments on the client's path that
+// repeated sequence space already sent, in percent: on a path that loses
+// nothing, every one of them is a spurious retransmission.
+func spuriousShare(e env) (float64, bool) {
+	ep, ok := e.(emuPaths)
+	if !ok {
+		return 0, false
+	}
+	p := ep.emuPaths()[0]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dataSegs == 0 {
+		return 0, false
+	}
+	return 100 * float64(p.retransSegs) / float64(p.dataSegs), true
 }
 
 var _ gstack.LinkEndpoint = (*channel.Endpoint)(nil)

@@ -25,7 +25,8 @@ import (
 var (
 	quick      = flag.Bool("quick", false, "smaller workloads, one run each for the slow ones: finishes within 60 s")
 	reps       = flag.Int("reps", 0, "runs per figure (median reported); 0: 3, or 1 for the slow ones with -quick")
-	cpuprofile = flag.String("cpuprofile", "", "profile synfin's bulk transfer at MTU 1500 into this file and exit")
+	cpuprofile = flag.String("cpuprofile", "", "profile synfin's bulk transfer into this file and exit")
+	profileMTU = flag.Int("profile-mtu", 1500, "the MTU of the -cpuprofile transfer")
 	verbose    = flag.Bool("v", false, "print each run")
 )
 
@@ -59,10 +60,10 @@ var status = progress.NewLine(os.Stderr)
 // main measures (the loops below: bulk at two MTUs, the kernel at one;
 // conn/s at two concurrencies; latency; idle and TIME_WAIT memory for
 // synfin and gVisor; the lossy path twice in real time and once in the
-// simulator).
+// simulator; the reordered path twice).
 var (
 	workloadsDone  int
-	workloadsTotal = (2*len(stacks) - 1) + 2*len(stacks) + len(stacks) + 2*2 + 3
+	workloadsTotal = (2*len(stacks) - 1) + 2*len(stacks) + len(stacks) + 2*2 + 3 + 2
 	began          = time.Now()
 )
 
@@ -220,6 +221,21 @@ func main() {
 	path := pathConfig{Bandwidth: 100e6, Delay: 25 * time.Millisecond, Loss: 0.01, QueueTime: 50 * time.Millisecond}
 	measure("lossy/synfin", 1, func() (env, error) { return newSynfinEmu(path, 1500) }, func(e env) (float64, error) { return goodput(e, lossDur) })
 	measure("lossy/gvisor", 1, func() (env, error) { return newGvisorEmu(path, 1500) }, func(e env) (float64, error) { return goodput(e, lossDur) })
+	// 6. Reordering without loss: 1% of packets overtaken (held back 5
+	// ms) on the same path. Every retransmission is spurious.
+	reo := pathConfig{Bandwidth: 100e6, Delay: 25 * time.Millisecond, QueueTime: 50 * time.Millisecond, Reorder: 0.01, ReorderDelay: 5 * time.Millisecond}
+	for _, s := range []struct {
+		name string
+		mk   func(pathConfig, int) (env, error)
+	}{{"synfin", newSynfinEmu}, {"gvisor", newGvisorEmu}} {
+		measure("reorder/"+s.name, 1, func() (env, error) { return s.mk(reo, 1500) }, func(e env) (float64, error) {
+			g, err := goodput(e, lossDur)
+			if sp, ok := spuriousShare(e); ok && err == nil {
+				results["spurious/"+s.name] = sp
+			}
+			return g, err
+		})
+	}
 	running("lossysim/synfin", 1, 1)
 	g, err := simGoodput(20 * time.Second)
 	finished()
@@ -267,7 +283,7 @@ func simGoodput(d time.Duration) (float64, error) {
 }
 
 func profileBulk(size int64) {
-	e, err := newSynfinPipe(1500)
+	e, err := newSynfinPipe(*profileMTU)
 	if err != nil {
 		panic(err)
 	}
@@ -279,7 +295,7 @@ func profileBulk(size int64) {
 	g, err := bulk(e, size*4, 120*time.Second)
 	pprof.StopCPUProfile()
 	f.Close()
-	fmt.Printf("synfin bulk MTU 1500, %d MiB: %.2f Gbit/s (err %v), profile in %s\n", size*4>>20, g, err, *cpuprofile)
+	fmt.Printf("synfin bulk MTU %d, %d MiB: %.2f Gbit/s (err %v), profile in %s\n", *profileMTU, size*4>>20, g, err, *cpuprofile)
 }
 
 type row struct {
@@ -299,6 +315,8 @@ var rows = []row{
 	{"TIME_WAIT entry (held - baseline)", "B", "timewaitup", false},
 	{"goodput 100M/50ms/1% (real-time emu)", "Mbit/s", "lossy", true},
 	{"goodput same path, synfin sim (virtual)", "Mbit/s", "lossysim", true},
+	{"goodput 100M/50ms, 1% reordered, no loss", "Mbit/s", "reorder", true},
+	{"spurious retransmissions, same path", "% segs", "spurious", false},
 }
 
 func fmtv(v float64, ok bool) string {

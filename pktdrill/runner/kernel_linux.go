@@ -459,10 +459,14 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // (NextPacket), so that a packet it waits for wakes one thread, not two.
 func (k *kernelInstance) reader() {
 	defer k.readWG.Done()
-	// A thread of its own at real-time priority, so packets are stamped
-	// when they arrive; never unlocked, it ends with the goroutine.
+	// A thread of its own; never unlocked, it ends with the goroutine.
+	// When it stamps packets it runs at real-time priority, so that they
+	// are stamped when they arrive; when it only drains tun0 it must not
+	// compete with the runner's thread, which the same packet wakes.
 	runtime.LockOSThread()
-	setRealtime()
+	if k.pktFD < 0 {
+		setRealtime()
+	}
 	buf := make([]byte, kernelMaxPacket)
 	fds := []unix.PollFd{{Fd: int32(k.tunFD), Events: unix.POLLIN}}
 	for {
