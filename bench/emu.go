@@ -46,39 +46,58 @@ type emuPath struct {
 	deliver  func([][]byte)
 	lost     int64
 	dropped  int64
-	// Data segments seen on the wire, and those that repeat sequence
-	// space already sent (retransmissions; spurious when nothing is lost).
-	dataSegs, retransSegs int64
-	maxEnd                uint32
-	maxEndValid           bool
+	// Data segments seen on the wire, and the retransmissions among them
+	// whose original was not dropped here (spurious ones).
+	dataSegs, spuriousSegs int64
+	maxEnd                 uint32
+	maxEndValid            bool
+	droppedSeqs            map[uint32]bool // starts of data segments this path dropped
 }
 
-// noteTCP counts a data segment and whether it repeats what was sent
-// (IPv4 only, as the bench's addresses are).
-func (p *emuPath) noteTCP(pkt []byte) {
+// noteTCP counts a data segment and whether it is a spurious
+// retransmission: it repeats sequence space already sent whose original
+// this path did not drop (IPv4 only, as the bench's addresses are). It
+// returns the segment's start and whether it carries data.
+func (p *emuPath) noteTCP(pkt []byte) (uint32, bool) {
 	if len(pkt) < 20 || pkt[0]>>4 != 4 || pkt[9] != 6 {
-		return
+		return 0, false
 	}
 	ihl := int(pkt[0]&15) * 4
 	total := int(pkt[2])<<8 | int(pkt[3])
 	if total > len(pkt) || ihl+20 > total {
-		return
+		return 0, false
 	}
 	tcp := pkt[ihl:total]
 	doff := int(tcp[12]>>4) * 4
 	n := len(tcp) - doff
 	if n <= 0 {
-		return
+		return 0, false
 	}
 	seq := uint32(tcp[4])<<24 | uint32(tcp[5])<<16 | uint32(tcp[6])<<8 | uint32(tcp[7])
 	end := seq + uint32(n)
 	p.dataSegs++
 	if p.maxEndValid && int32(end-p.maxEnd) <= 0 {
-		p.retransSegs++
+		if p.droppedSeqs[seq] {
+			delete(p.droppedSeqs, seq)
+		} else {
+			p.spuriousSegs++
+		}
 	}
 	if !p.maxEndValid || int32(end-p.maxEnd) > 0 {
 		p.maxEnd, p.maxEndValid = end, true
 	}
+	return seq, true
+}
+
+// noteDrop remembers a data segment this path dropped (lost or queue full).
+func (p *emuPath) noteDrop(seq uint32, data bool) {
+	if !data {
+		return
+	}
+	if p.droppedSeqs == nil {
+		p.droppedSeqs = map[uint32]bool{}
+	}
+	p.droppedSeqs[seq] = true
 }
 
 func newEmuPath(cfg pathConfig, seed uint64, deliver func([][]byte)) *emuPath {
@@ -91,21 +110,23 @@ func newEmuPath(cfg pathConfig, seed uint64, deliver func([][]byte)) *emuPath {
 func (p *emuPath) send(pkt []byte) {
 	now := time.Now()
 	p.mu.Lock()
+	seq, data := p.noteTCP(pkt)
 	start := p.nextFree
 	if start.Before(now) {
 		start = now
 	}
 	if start.Sub(now) > p.cfg.QueueTime {
 		p.dropped++
+		p.noteDrop(seq, data)
 		p.mu.Unlock()
 		return
 	}
 	done := start.Add(time.Duration(float64(len(pkt)*8) / p.cfg.Bandwidth * 1e9))
 	p.nextFree = done
-	p.noteTCP(pkt)
 	lost := p.rng.Float64() < p.cfg.Loss
 	if lost {
 		p.lost++
+		p.noteDrop(seq, data)
 	}
 	late := !lost && p.cfg.Reorder > 0 && p.rng.Float64() < p.cfg.Reorder
 	p.mu.Unlock()
@@ -123,6 +144,7 @@ func (p *emuPath) send(pkt []byte) {
 	default:
 		p.mu.Lock()
 		p.dropped++
+		p.noteDrop(seq, data)
 		p.mu.Unlock()
 	}
 }
@@ -262,8 +284,8 @@ type emuGvisor struct {
 func (e *emuGvisor) emuPaths() []*emuPath { return e.paths }
 
 // spuriousShare is the share of data segments on the client's path that
-// repeated sequence space already sent, in percent: on a path that loses
-// nothing, every one of them is a spurious retransmission.
+// were spurious retransmissions (their original was not dropped), in
+// percent.
 func spuriousShare(e env) (float64, bool) {
 	ep, ok := e.(emuPaths)
 	if !ok {
@@ -275,7 +297,7 @@ func spuriousShare(e env) (float64, bool) {
 	if p.dataSegs == 0 {
 		return 0, false
 	}
-	return 100 * float64(p.retransSegs) / float64(p.dataSegs), true
+	return 100 * float64(p.spuriousSegs) / float64(p.dataSegs), true
 }
 
 var _ gstack.LinkEndpoint = (*channel.Endpoint)(nil)

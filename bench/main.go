@@ -221,8 +221,9 @@ func main() {
 	path := pathConfig{Bandwidth: 100e6, Delay: 25 * time.Millisecond, Loss: 0.01, QueueTime: 50 * time.Millisecond}
 	measure("lossy/synfin", 1, func() (env, error) { return newSynfinEmu(path, 1500) }, func(e env) (float64, error) { return goodput(e, lossDur) })
 	measure("lossy/gvisor", 1, func() (env, error) { return newGvisorEmu(path, 1500) }, func(e env) (float64, error) { return goodput(e, lossDur) })
-	// 6. Reordering without loss: 1% of packets overtaken (held back 5
-	// ms) on the same path. Every retransmission is spurious.
+	// 6. Reordering without random loss: 1% of packets overtaken (held
+	// back 5 ms) on the same path. Retransmissions of packets the path
+	// did not drop (its queue can still overflow) are spurious.
 	reo := pathConfig{Bandwidth: 100e6, Delay: 25 * time.Millisecond, QueueTime: 50 * time.Millisecond, Reorder: 0.01, ReorderDelay: 5 * time.Millisecond}
 	for _, s := range []struct {
 		name string

@@ -526,6 +526,9 @@ type txBatch struct {
 	buf  []byte
 	pkts []txPkt
 	tmp  [][]byte
+	// underused counts the uses in a row that needed little of a grown
+	// batch (tables.go: trimTxBatch).
+	underused uint8
 }
 
 type txPkt struct {
@@ -538,6 +541,7 @@ var txPool = sync.Pool{New: func() any { return &txBatch{buf: make([]byte, 0, 64
 func newTxBatch() *txBatch { return txPool.Get().(*txBatch) }
 
 func putTxBatch(b *txBatch) {
+	trimTxBatch(b)
 	b.buf, b.pkts, b.tmp = b.buf[:0], b.pkts[:0], b.tmp[:0]
 	txPool.Put(b)
 }

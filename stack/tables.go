@@ -224,3 +224,47 @@ func (t *twTable) all() iter.Seq[*twEntry] {
 
 // reset empties the table.
 func (t *twTable) reset() { t.slots, t.tags, t.n = nil, nil, 0 }
+
+// Transmit batches (ip.go) grow to hold a burst (10k handshakes answered
+// in one pass hold megabytes) and are reused from a pool. A batch that
+// goes back to the pool after txBatchTrimAfter uses in a row that each
+// needed at most an eighth of its grown buffers gives them back: otherwise
+// the batch each stack holds between calls (and the pool's, while the
+// stack stays busy) would keep a past burst's size for ever. A batch used
+// for large bursts now and then (a bulk transfer's) keeps its size.
+const (
+	txBatchBufSize   = 64 << 10 // what the pool's batches start with
+	txBatchPkts      = 1024
+	txBatchTrimAfter = 16
+)
+
+// trimTxBatch is called when a transmit batch goes back to the pool, with
+// the lengths of its last use still set.
+func trimTxBatch(b *txBatch) {
+	if cap(b.buf) <= txBatchBufSize && cap(b.pkts) <= txBatchPkts && cap(b.tmp) <= txBatchPkts {
+		b.underused = 0
+		return
+	}
+	bufUsed := cap(b.buf) > txBatchBufSize && len(b.buf) > cap(b.buf)/8
+	pktsUsed := cap(b.pkts) > txBatchPkts && len(b.pkts) > cap(b.pkts)/8
+	if bufUsed || pktsUsed {
+		b.underused = 0
+		return
+	}
+	if b.underused++; b.underused < txBatchTrimAfter {
+		return
+	}
+	b.underused = 0
+	if cap(b.buf) > txBatchBufSize {
+		b.buf = make([]byte, 0, txBatchBufSize)
+	}
+	if cap(b.pkts) > txBatchPkts {
+		b.pkts = nil
+	}
+	if cap(b.tmp) > txBatchPkts {
+		b.tmp = nil
+	} else {
+		// Views of the buffer just replaced, beyond the last length.
+		clear(b.tmp[:cap(b.tmp)])
+	}
+}

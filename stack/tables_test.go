@@ -170,3 +170,66 @@ func TestAcceptQueueLeavesNoPointers(t *testing.T) {
 		}
 	}
 }
+
+// TestTxBatchTrim: a transmit batch grown by a burst gives its buffers back
+// after txBatchTrimAfter uses in a row that needed little of them, and
+// keeps them while large uses keep coming.
+func TestTxBatchTrim(t *testing.T) {
+	grown := func() *txBatch {
+		b := &txBatch{buf: make([]byte, 0, txBatchBufSize)}
+		for range 4 * txBatchPkts {
+			b.alloc(300)
+			b.add(nil, b.buf[len(b.buf)-300:])
+		}
+		trimTxBatch(b) // one large use, as putTxBatch sees it
+		b.buf, b.pkts, b.tmp = b.buf[:0], b.pkts[:0], b.tmp[:0]
+		return b
+	}
+	use := func(b *txBatch, pkts int) {
+		for range pkts {
+			b.alloc(60)
+			b.add(nil, b.buf[len(b.buf)-60:])
+		}
+		b.tmp = append(b.tmp[:0], b.buf)
+		trimTxBatch(b)
+		b.buf, b.pkts, b.tmp = b.buf[:0], b.pkts[:0], b.tmp[:0]
+	}
+
+	b := grown()
+	bigBuf, bigPkts := cap(b.buf), cap(b.pkts)
+	if bigBuf <= txBatchBufSize || bigPkts <= txBatchPkts {
+		t.Fatalf("batch did not grow: %d bytes, %d packets", bigBuf, bigPkts)
+	}
+	for range txBatchTrimAfter - 1 {
+		use(b, 10)
+	}
+	if cap(b.buf) != bigBuf || cap(b.pkts) != bigPkts {
+		t.Fatalf("trimmed after %d small uses, want %d", txBatchTrimAfter-1, txBatchTrimAfter)
+	}
+	use(b, 10)
+	if cap(b.buf) != txBatchBufSize || cap(b.pkts) > txBatchPkts {
+		t.Fatalf("after %d small uses: %d bytes, %d packets kept", txBatchTrimAfter, cap(b.buf), cap(b.pkts))
+	}
+
+	// A large use now and then (a bulk transfer's) keeps the batch grown.
+	b = grown()
+	for i := range 4 * txBatchTrimAfter {
+		if i%txBatchTrimAfter == txBatchTrimAfter-1 {
+			use(b, 2*txBatchPkts)
+		} else {
+			use(b, 10)
+		}
+	}
+	if cap(b.buf) <= txBatchBufSize {
+		t.Fatalf("a batch in regular large use was trimmed")
+	}
+
+	// A batch of the standard size is never touched.
+	b = &txBatch{buf: make([]byte, 0, txBatchBufSize)}
+	for range 2 * txBatchTrimAfter {
+		use(b, 1)
+	}
+	if b.underused != 0 || cap(b.buf) != txBatchBufSize {
+		t.Fatalf("standard batch: underused %d, %d bytes", b.underused, cap(b.buf))
+	}
+}

@@ -623,6 +623,7 @@ acked:
 	newData := seqGT(ack, t.sndUna)
 	var ai ackInfo
 	ai.rttSample = -1
+	ai.priorUna = t.sndUna
 	if newData {
 		t.ackNewData(seg, &ai)
 	}

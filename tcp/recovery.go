@@ -48,6 +48,7 @@ const (
 
 // ackInfo is what one ACK delivered, gathered while it is processed.
 type ackInfo struct {
+	priorUna    uint32 // SND.UNA before this ACK
 	unaAdvanced bool
 	ackedSegs   uint32 // segments removed from the queue
 	delivered   uint32 // segments newly acknowledged or SACKed (RFC 6937 DeliveredData, in segments)
@@ -308,6 +309,24 @@ func (t *TCB) onAck(seg *Segment, ai *ackInfo) {
 			t.ca = caOpen
 		}
 	case caRecovery:
+		if ai.unaAdvanced && seqLT(t.sndUna, t.highSeq) && t.undoValid && t.packetDelayed(seg) {
+			// The hole was filled by the original, not the retransmission
+			// (the echoed timestamp predates it, RFC 3522): reordering,
+			// deeper than known. With retransmissions still out, keep
+			// going but mark and resend nothing more; otherwise undo
+			// (Linux tcp_try_undo_partial).
+			t.noteReordering(ai.priorUna)
+			if t.rtxq.retrans > 0 {
+				t.congControl(ai, 0)
+				t.setXmitTimer(ai, 0)
+				return
+			}
+			t.undo(true)
+			t.ca = caOpen
+		}
+		if t.ca != caRecovery {
+			break
+		}
 		if !t.sackOK && t.sndUna == t.highSeq && !t.mayUndo(seg) {
 			// Without SACK, hold the state until something above the
 			// recovery point is acknowledged, or duplicate ACKs for the
@@ -529,6 +548,13 @@ func (t *TCB) mayUndo(seg *Segment) bool {
 	if t.undoRetrans == 0 {
 		return true
 	}
+	return t.packetDelayed(seg)
+}
+
+// packetDelayed is Eifel detection (RFC 3522 2): the ACK echoes a
+// timestamp older than the first retransmission of the episode, so an
+// original transmission got through.
+func (t *TCB) packetDelayed(seg *Segment) bool {
 	return t.retransStamp != 0 && t.tsOK && seg.Options.HasTimestamps && seg.Options.TSEcr != 0 &&
 		seqLT(seg.Options.TSEcr, t.tsAt(t.retransStamp))
 }
