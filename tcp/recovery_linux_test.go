@@ -162,3 +162,41 @@ func TestRFC5681_RTOResetsDupAckCount(t *testing.T) {
 	l.runData(200*ms, start)
 	l.expectInfo("after the RTO", lrI("loss", 1, 7, 10, 0, 10, 1))
 }
+
+// TestRFC3522_PartialUndoDetectsReordering: segment 0 is overtaken by
+// 1..4; RACK (no reordering seen yet, DupThresh segments SACKed) deems it
+// lost and fast recovery resends it. Then the delayed original fills the
+// hole: the ACK echoes the original's timestamp, older than the
+// retransmission (Eifel detection, RFC 3522 2). The recovery was
+// spurious, and reordering is now known (Linux tcp_try_undo_partial):
+// the window is restored and RACK widens its reordering window, so the
+// same overtaking later deems nothing lost.
+func TestRFC3522_PartialUndoDetectsReordering(t *testing.T) {
+	ms := time.Millisecond
+	l := lrOpen(t, lrConfig(func(cfg *Config) { cfg.EarlyRetrans = 0 }), lrOpts{ts: true})
+	first := l.send(10)
+	l.now += 100 * ms
+	l.sack(lrSeq(0), [2]int{1, 2})
+	l.sack(lrSeq(0), [2]int{1, 3})
+	out := l.sack(lrSeq(0), [2]int{1, 4})
+	if d := r9Data(out); len(d) != 1 || d[0].Seq != lrSeq(0) {
+		t.Fatalf("third SACK: sent %s, want the retransmission of segment 0", r9Fmt(out))
+	}
+	if i := l.e.Info(); i.CAState != "recovery" || i.ReordSeen != 0 {
+		t.Fatalf("after the fast retransmit: %s, %d reorderings seen", i.CAState, i.ReordSeen)
+	}
+	// The delayed original arrives: the ACK of 0..3 echoes its TSval.
+	l.now += 2 * ms
+	l.ecr, l.ecrSet = first[0].Options.TSVal, true
+	l.sack(lrSeq(4))
+	i := l.e.Info()
+	if i.ReordSeen == 0 || i.Reordering <= 3 {
+		t.Fatalf("reordering not detected: reord_seen %d, reordering %d", i.ReordSeen, i.Reordering)
+	}
+	if i.CAState == "recovery" && i.SndCwnd < 7 {
+		t.Fatalf("window not restored: %s cwnd %d", i.CAState, i.SndCwnd)
+	}
+	if l.e.reoWnd() == 0 {
+		t.Fatal("RACK's reordering window is still 0 after reordering was seen")
+	}
+}
