@@ -41,6 +41,14 @@ type result struct {
 // pass.
 var issueDirs = []string{"close", "blocking", "nagle", "syscall_bad_arg", "inq", "ioctl", "epoll", "eor"}
 
+// recoveryDirs are the directories of issue #5 (loss recovery and
+// congestion control), extraDirs the other features with their own
+// directories.
+var (
+	recoveryDirs = []string{"sack", "fast_retransmit", "slow_start", "cubic", "cwnd_moderation", "tcp_info"}
+	extraDirs    = []string{"ecn", "fastopen"}
+)
+
 func main() {
 	corpus := flag.String("corpus", "", "the corpus's tcp `directory` (to name scripts relative to it)")
 	synfinFile := flag.String("synfin", "", "`JSON` results of the synfin target on the corpus")
@@ -213,8 +221,8 @@ func write(w io.Writer, corpus string, s, k, se, ke *summary) {
 	p("- **synfin**: synfin's stack in process, in virtual time (`pktdrill/runner/synfin.go`);\n")
 	p("- **kernel**: the Linux kernel of the machine, through a TUN device in a fresh network namespace, in real time.\n\n")
 	p("A script is *skipped* when the target lacks a feature it needs (named in the result): synfin has no\n")
-	p("TCP Fast Open, MD5 signatures, ECN, SACK-based recovery (RACK, TLP), CUBIC, error queue, timestamping,\n")
-	p("zerocopy, MTU probing, UDP, splice or sendfile. A run that fails on a timing error is retried up to\n")
+	p("MD5 signatures, error queue, timestamping, zerocopy, MTU probing, UDP, splice, sendfile, nstat\n")
+	p("counters or `tcpi_delivered`. A run that fails on a timing error is retried up to\n")
 	p("twice (`--retry 2`); \"attempt N\" marks a pass that needed it.\n\n")
 
 	p("## Summary\n\n")
@@ -226,38 +234,43 @@ func write(w io.Writer, corpus string, s, k, se, ke *summary) {
 		p("\nThe synfin target took %.1f%% of the kernel target's wall time.\n", 100*s.Seconds/k.Seconds)
 	}
 
-	p("\n## The issue's directories\n\n")
-	p("Every script of %s that the kernel passes must pass on synfin; a skip names the missing feature.\n\n",
-		"`"+strings.Join(issueDirs, "`, `")+"`")
-	var bad, skipped []string
-	for _, n := range all {
-		dir, _, _ := strings.Cut(n, "/")
-		in := false
-		for _, d := range issueDirs {
-			in = in || d == dir
+	for _, set := range []struct {
+		title string
+		dirs  []string
+	}{{"The runner issue's directories (#4)", issueDirs}, {"Loss recovery and congestion control (#5)", recoveryDirs}, {"ECN and TCP Fast Open", extraDirs}} {
+		p("\n## %s\n\n", set.title)
+		p("Every script of %s that the kernel passes must pass on synfin; a skip names the missing feature.\n\n",
+			"`"+strings.Join(set.dirs, "`, `")+"`")
+		var bad, skipped []string
+		for _, n := range all {
+			dir, _, _ := strings.Cut(n, "/")
+			in := false
+			for _, d := range set.dirs {
+				in = in || d == dir
+			}
+			if !in {
+				continue
+			}
+			kres, kok := kr[n]
+			sres, sok := sr[n]
+			if !kok || kres.Status != "pass" {
+				continue
+			}
+			switch {
+			case sok && sres.Status == "skip":
+				skipped = append(skipped, fmt.Sprintf("- `%s`: %s", n, cell(sres, sok)))
+			case !sok || sres.Status != "pass":
+				bad = append(bad, fmt.Sprintf("- `%s`: %s", n, cell(sres, sok)))
+			}
 		}
-		if !in {
-			continue
+		if len(bad) == 0 {
+			p("Every one the kernel passes either passes on synfin or is skipped for a feature synfin lacks.\n")
+		} else {
+			p("Passed by the kernel, failed by synfin:\n\n%s\n", strings.Join(bad, "\n"))
 		}
-		kres, kok := kr[n]
-		sres, sok := sr[n]
-		if !kok || kres.Status != "pass" {
-			continue
+		if len(skipped) > 0 {
+			p("\nPassed by the kernel, skipped on synfin:\n\n%s\n", strings.Join(skipped, "\n"))
 		}
-		switch {
-		case sok && sres.Status == "skip":
-			skipped = append(skipped, fmt.Sprintf("- `%s`: %s", n, cell(sres, sok)))
-		case !sok || sres.Status != "pass":
-			bad = append(bad, fmt.Sprintf("- `%s`: %s", n, cell(sres, sok)))
-		}
-	}
-	if len(bad) == 0 {
-		p("Every one the kernel passes either passes on synfin or is skipped for a feature synfin lacks.\n")
-	} else {
-		p("Passed by the kernel, failed by synfin:\n\n%s\n", strings.Join(bad, "\n"))
-	}
-	if len(skipped) > 0 {
-		p("\nPassed by the kernel, skipped on synfin:\n\n%s\n", strings.Join(skipped, "\n"))
 	}
 
 	p("\n## By directory\n\n")
