@@ -55,6 +55,7 @@ while IFS=: read -r file name; do
   rows+=("| $name | ${pkg#./} | $(( secs / 60 ))m$(( secs % 60 ))s | $(human "${execs:-0}") | $(human "$rate") | ${newi:-?} (corpus ${total:-?}) | $crashers |")
 done < <(grep -rHoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' . | sed -E 's/:func /:/' | sed 's|^\./||' | sort -t: -k2)
 
+echo "Fuzzed on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), FUZZTIME=$FUZZTIME per target${FUZZPARALLEL:+, -parallel $FUZZPARALLEL}:"
 echo "| Target | Package | Wall time | Executions | execs/s | New interesting (corpus) | Crashers |"
 echo "|---|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do echo "$r"; done
