@@ -145,6 +145,10 @@ type Info struct {
 // Info returns a snapshot of the connection (getsockopt TCP_INFO).
 func (t *TCB) Info() Info {
 	ca := t.ca.String()
+	var st Stats // the loss counters, without allocating Stats
+	if t.stats != nil {
+		st = *t.stats
+	}
 	rcvWnd := uint32(0)
 	if seqGT(t.rcvAdv, t.rcvNxt) {
 		rcvWnd = t.rcvAdv - t.rcvNxt
@@ -195,9 +199,9 @@ func (t *TCB) Info() Info {
 		AdvMSS:        int(t.advMSS),
 		Reordering:    int(t.rack.reordering),
 		ReordSeen:     t.rack.reordSeen,
-		DSACKDups:     t.statsOrZero().DSACKDups,
-		TLPProbes:     t.statsOrZero().TLPProbes,
-		SpuriousUndos: t.statsOrZero().SpuriousUndos,
+		DSACKDups:     st.DSACKDups,
+		TLPProbes:     st.TLPProbes,
+		SpuriousUndos: st.SpuriousUndos,
 		RcvSpace:      int(t.tuning.space),
 		TotalRetrans:  uint64(t.info.totalRetrans),
 		BytesAcked:    t.info.bytesAcked,
@@ -262,13 +266,3 @@ func (l *ChallengeLimiter) allow(now Time) bool {
 	l.used++
 	return true
 }
-
-// statsOrZero reads the counters without allocating them.
-func (t *TCB) statsOrZero() *Stats {
-	if t.stats == nil {
-		return &zeroStats
-	}
-	return t.stats
-}
-
-var zeroStats Stats

@@ -169,13 +169,12 @@ func (t *TCB) rackRecoveryEnded() {
 }
 
 // rackDetectLoss is RFC 8985 6.2 step 5: deem lost every outstanding
-// segment sent before RACK.xmit_ts for longer than RACK.rtt + reo_wnd. It
-// returns how many segments it newly marked and, when some are not yet
-// old enough, the time left until the first of them is (the reordering
-// timer).
-func (t *TCB) rackDetectLoss() (newlyLost uint32, wait time.Duration) {
+// segment sent before RACK.xmit_ts for longer than RACK.rtt + reo_wnd. When
+// some are not yet old enough, it returns the time left until the first of
+// them is (the reordering timer).
+func (t *TCB) rackDetectLoss() (wait time.Duration) {
 	if !t.rack.valid {
-		return 0, 0
+		return 0
 	}
 	reo := t.reoWnd()
 	q := &t.rtxq
@@ -194,14 +193,12 @@ func (t *TCB) rackDetectLoss() (newlyLost uint32, wait time.Duration) {
 		}
 		remaining := s.xmit + t.rack.rtt + reo - t.now
 		if remaining <= 0 {
-			if q.markLost(s) {
-				newlyLost++
-			}
+			q.markLost(s)
 		} else if remaining > wait {
 			wait = remaining
 		}
 	}
-	return newlyLost, wait
+	return wait
 }
 
 // tlpTimeout is when a loss probe is due (RFC 8985 7.2 with Linux's
@@ -231,7 +228,7 @@ func (t *TCB) tlpTimeout() time.Duration {
 // Linux tcp_schedule_loss_probe): TLP enabled, SACK in use, something
 // outstanding, the connection in Open or CWR, and no probe outstanding.
 func (t *TCB) tlpAllowed() bool {
-	if t.cfg.EarlyRetrans < 3 || !t.sackOK || t.rtxq.packetsOut() == 0 || t.tfoPendingSynAck() {
+	if t.cfg.EarlyRetrans < 3 || !t.sackOK || t.rtxq.packetsOut() == 0 || t.noAckClock() {
 		return false
 	}
 	if t.ca != caOpen && t.ca != caCWR {
@@ -240,9 +237,9 @@ func (t *TCB) tlpAllowed() bool {
 	return !t.rack.tlpOut
 }
 
-// tfoPendingSynAck reports a state where the connection has no established
-// ACK clock yet (a loss probe makes no sense before ESTABLISHED).
-func (t *TCB) tfoPendingSynAck() bool {
+// noAckClock reports that the connection has no ACK clock yet: a loss
+// probe makes no sense before the handshake completes.
+func (t *TCB) noAckClock() bool {
 	return !t.state.synchronized() || t.state == SynReceived
 }
 

@@ -366,7 +366,7 @@ func (t *TCB) onAck(seg *Segment, ai *ackInfo) {
 	case t.sackOK && t.cfg.Recovery&RecoveryRACK != 0:
 		if t.rack.advanced {
 			t.rack.advanced = false
-			_, wait = t.rackDetectLoss()
+			wait = t.rackDetectLoss()
 		}
 	case t.sackOK:
 		t.markLostRFC6675()
@@ -889,7 +889,7 @@ func (t *TCB) reoTimeout() {
 	q := &t.rtxq
 	prior := t.packetsInFlight()
 	lostBefore := q.lost
-	_, wait := t.rackDetectLoss()
+	wait := t.rackDetectLoss()
 	if t.packetsInFlight() != prior {
 		if t.ca != caRecovery && t.ca != caLoss {
 			t.enterRecovery(false)
@@ -903,8 +903,6 @@ func (t *TCB) reoTimeout() {
 		return
 	}
 	if q.packetsOut() > 0 && !t.rtxTimer.on {
-		t.armRTO()
-	} else if q.packetsOut() > 0 && t.rtxKind == rtxKindReo {
 		t.armRTO()
 	}
 }

@@ -193,8 +193,10 @@ func TestRFC3522_PartialUndoDetectsReordering(t *testing.T) {
 	if i.ReordSeen == 0 || i.Reordering <= 3 {
 		t.Fatalf("reordering not detected: reord_seen %d, reordering %d", i.ReordSeen, i.Reordering)
 	}
-	if i.CAState == "recovery" && i.SndCwnd < 7 {
-		t.Fatalf("window not restored: %s cwnd %d", i.CAState, i.SndCwnd)
+	// Nothing retransmitted is still out: the whole episode is undone,
+	// cwnd and ssthresh as before it (cwnd 10, ssthresh unset).
+	if i.CAState == "recovery" || i.CAState == "loss" || i.SndCwnd < 10 || i.SndSsthresh != lrInf || i.SpuriousUndos != 1 || i.Lost != 0 {
+		t.Fatalf("after the undo: %s cwnd %d ssthresh %d, %d undos, %d lost; want the window from before the episode", i.CAState, i.SndCwnd, i.SndSsthresh, i.SpuriousUndos, i.Lost)
 	}
 	if l.e.reoWnd() == 0 {
 		t.Fatal("RACK's reordering window is still 0 after reordering was seen")

@@ -1,11 +1,6 @@
 package runner
 
 import (
-	"context"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 )
 
@@ -86,53 +81,7 @@ var synfinFastOpenExpect = map[string]string{
 // cache, TCP_FASTOPEN_CONNECT, MSG_FASTOPEN, and servers accepting data in
 // SYNs with Linux's cookies.
 func TestSynfinFastOpenCorpus(t *testing.T) {
-	root := packetdrillCorpus(t)
-	var files []string
-	err := filepath.WalkDir(filepath.Join(root, "fastopen"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".pkt") {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(files)
-	seen := map[string]bool{}
-	for _, f := range files {
-		rel, _ := filepath.Rel(root, f)
-		rel = filepath.ToSlash(rel)
-		seen[rel] = true
-		t.Run(rel, func(t *testing.T) {
-			want, ok := synfinFastOpenExpect[rel]
-			if !ok {
-				t.Fatalf("new corpus script: add its expected outcome to synfinFastOpenExpect")
-			}
-			res := RunFile(context.Background(), f, &Options{Target: Synfin(), Defines: DefaultDefines})
-			kind, detail, _ := strings.Cut(want, ": ")
-			switch kind {
-			case "pass":
-				if res.Status != Pass {
-					t.Errorf("%v, want pass: %s", res.Status, res.Message)
-				}
-			case "skip":
-				if res.Status != Skip || !strings.HasPrefix(res.Message, detail) {
-					t.Errorf("%v %q, want skip for %q", res.Status, res.Message, detail)
-				}
-			case "fail":
-				if res.Status != Fail {
-					t.Errorf("%v (%s), listed as a known failure (%s): update synfinFastOpenExpect", res.Status, res.Message, detail)
-				}
-			default:
-				t.Fatalf("bad expectation %q", want)
-			}
-		})
-	}
-	for rel := range synfinFastOpenExpect {
-		if !seen[rel] {
-			t.Errorf("%s is listed but not in the corpus", rel)
-		}
-	}
+	runSynfinCorpus(t, []string{"fastopen"}, synfinFastOpenExpect)
 }
 
 // TestSynfinFastOpenSysctls: net.ipv4.tcp_fastopen sets the stack's bits,
