@@ -337,27 +337,40 @@ func iovLen(iov [][]byte) int {
 	return n
 }
 
+// dataFile finds the socket file a data call (read, write, send*, recv*) works
+// on, or returns the failed call: as in Linux, read(2) and write(2) on
+// something that is not a socket give EINVAL where the socket calls give
+// ENOTSOCK, and too many iovecs give EMSGSIZE to sendmsg/recvmsg and EINVAL
+// to readv/writev.
+func (t *Table) dataFile(name string, fd, niov int, plainIO, msgCall bool) (*file, *Call) {
+	f, e := t.getFile(fd)
+	if e != 0 {
+		return nil, t.doneCall(name, -1, e)
+	}
+	if f.sock == nil {
+		if plainIO {
+			return nil, t.doneCall(name, -1, syscall.EINVAL)
+		}
+		return nil, t.doneCall(name, -1, syscall.ENOTSOCK)
+	}
+	if niov > uioMaxIOV {
+		if msgCall {
+			return nil, t.doneCall(name, -1, syscall.EMSGSIZE)
+		}
+		return nil, t.doneCall(name, -1, syscall.EINVAL)
+	}
+	return f, nil
+}
+
 func (t *Table) recv(name string, fd int, iov [][]byte, flags int, isRead bool, msg *Msghdr) *Call {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.refresh()
-	f, e := t.getFile(fd)
-	if e != 0 {
-		return t.doneCall(name, -1, e)
-	}
-	if f.sock == nil {
-		if isRead {
-			return t.doneCall(name, -1, syscall.EINVAL)
-		}
-		return t.doneCall(name, -1, syscall.ENOTSOCK)
+	f, c := t.dataFile(name, fd, len(iov), isRead, msg != nil)
+	if c != nil {
+		return c
 	}
 	s := f.sock
-	if len(iov) > uioMaxIOV {
-		if msg != nil {
-			return t.doneCall(name, -1, syscall.EMSGSIZE)
-		}
-		return t.doneCall(name, -1, syscall.EINVAL)
-	}
 	if isRead && iovLen(iov) == 0 {
 		return t.doneCall(name, 0, 0) // sock_read_iter: "Match SYS5 behaviour"
 	}
@@ -541,23 +554,11 @@ func (t *Table) send(name string, fd int, iov [][]byte, flags int, isWrite bool,
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.refresh()
-	f, e := t.getFile(fd)
-	if e != 0 {
-		return t.doneCall(name, -1, e)
-	}
-	if f.sock == nil {
-		if isWrite {
-			return t.doneCall(name, -1, syscall.EINVAL)
-		}
-		return t.doneCall(name, -1, syscall.ENOTSOCK)
+	f, c := t.dataFile(name, fd, len(iov), isWrite, name == "sendmsg")
+	if c != nil {
+		return c
 	}
 	s := f.sock
-	if len(iov) > uioMaxIOV {
-		if !isWrite && name == "sendmsg" {
-			return t.doneCall(name, -1, syscall.EMSGSIZE)
-		}
-		return t.doneCall(name, -1, syscall.EINVAL)
-	}
 	if flags&MSG_FASTOPEN != 0 || s.foDeferred {
 		return t.fastOpenSend(name, f, s, iov, flags, to, hasTo)
 	}
