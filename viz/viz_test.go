@@ -2,7 +2,6 @@ package viz
 
 import (
 	"bytes"
-	"encoding/xml"
 	"flag"
 	"fmt"
 	"os"
@@ -12,58 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synfin/synfin/internal/svgtest"
 	"github.com/synfin/synfin/tcp"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// xnode is a generic XML element.
-type xnode struct {
-	XMLName xml.Name
-	Attrs   []xml.Attr `xml:",any,attr"`
-	Nodes   []xnode    `xml:",any"`
-	Text    string     `xml:",chardata"`
-}
-
-func (n *xnode) attr(name string) string {
-	for _, a := range n.Attrs {
-		if a.Name.Local == name {
-			return a.Value
-		}
-	}
-	return ""
-}
-
-func (n *xnode) walk(f func(*xnode)) {
-	f(n)
-	for i := range n.Nodes {
-		n.Nodes[i].walk(f)
-	}
-}
-
-func hasClass(n *xnode, c string) bool {
-	for _, f := range strings.Fields(n.attr("class")) {
-		if f == c {
-			return true
-		}
-	}
-	return false
-}
-
-func parseSVG(t *testing.T, svg string) *xnode {
-	t.Helper()
-	var root xnode
-	if err := xml.Unmarshal([]byte(svg), &root); err != nil {
-		t.Fatalf("not valid XML: %v", err)
-	}
-	if root.XMLName.Local != "svg" || root.XMLName.Space != "http://www.w3.org/2000/svg" {
-		t.Fatalf("root element %v", root.XMLName)
-	}
-	if strings.Contains(svg, "href=\"http") || strings.Contains(svg, "@import") {
-		t.Error("SVG refers to something outside itself")
-	}
-	return &root
-}
+func parseSVG(t *testing.T, svg string) *svgtest.Node { return svgtest.Parse(t, svg) }
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
@@ -100,14 +54,14 @@ var (
 
 // highlighted returns the numbered steps of each path in an SVG diagram,
 // as "1 CLOSED>SYN_SENT" strings.
-func highlighted(t *testing.T, root *xnode) map[string][]string {
+func highlighted(t *testing.T, root *svgtest.Node) map[string][]string {
 	out := map[string][]string{}
-	root.walk(func(n *xnode) {
-		if !hasClass(n, "hl") {
+	root.Walk(func(n *svgtest.Node) {
+		if !n.HasClass("hl") {
 			return
 		}
-		out[n.attr("data-path")] = append(out[n.attr("data-path")],
-			fmt.Sprintf("%s %s>%s", n.attr("data-step"), n.attr("data-from"), n.attr("data-to")))
+		out[n.Attr("data-path")] = append(out[n.Attr("data-path")],
+			fmt.Sprintf("%s %s>%s", n.Attr("data-step"), n.Attr("data-from"), n.Attr("data-to")))
 	})
 	return out
 }
@@ -125,9 +79,9 @@ func TestDiagramSVG(t *testing.T) {
 		Path{Name: "aborted", Steps: aborted}).SVG()
 	root := parseSVG(t, svg)
 	states := map[string]bool{}
-	root.walk(func(n *xnode) {
-		if hasClass(n, "viz-state") {
-			states[n.attr("data-state")] = true
+	root.Walk(func(n *svgtest.Node) {
+		if n.HasClass("viz-state") {
+			states[n.Attr("data-state")] = true
 		}
 	})
 	for _, st := range tcp.States {
@@ -155,15 +109,15 @@ func TestDiagramSVG(t *testing.T) {
 func TestDiagramHasEveryTransition(t *testing.T) {
 	root := parseSVG(t, StateDiagram().SVG())
 	var got []string
-	root.walk(func(n *xnode) {
-		if hasClass(n, "viz-edge") {
+	root.Walk(func(n *svgtest.Node) {
+		if n.HasClass("viz-edge") {
 			var texts []string
 			for _, c := range n.Nodes {
 				if c.XMLName.Local == "text" {
 					texts = append(texts, c.Text)
 				}
 			}
-			got = append(got, n.attr("data-from")+">"+n.attr("data-to")+": "+strings.Join(texts, " / "))
+			got = append(got, n.Attr("data-from")+">"+n.Attr("data-to")+": "+strings.Join(texts, " / "))
 		}
 	})
 	// Figure 5 has twenty transitions; note 2's is the twenty-first.
@@ -279,8 +233,8 @@ func TestLadderRuleTooltip(t *testing.T) {
 	l.Messages[1].Rule = "RFC 9293 3.10.7.3 <fifth> & check"
 	root := parseSVG(t, LadderSVG(l))
 	var titles []string
-	root.walk(func(n *xnode) {
-		if hasClass(n, "msg") {
+	root.Walk(func(n *svgtest.Node) {
+		if n.HasClass("msg") {
 			for _, c := range n.Nodes {
 				if c.XMLName.Local == "title" {
 					titles = append(titles, c.Text)
@@ -299,19 +253,19 @@ func TestLadderSVG(t *testing.T) {
 	root := parseSVG(t, svg)
 	var msgs, lost, xs, changes int
 	var texts []string
-	root.walk(func(n *xnode) {
-		if hasClass(n, "msg") {
+	root.Walk(func(n *svgtest.Node) {
+		if n.HasClass("msg") {
 			msgs++
-			if hasClass(n, "lost") {
+			if n.HasClass("lost") {
 				lost++
 				for _, c := range n.Nodes {
-					if hasClass(&c, "x") {
+					if c.HasClass("x") {
 						xs++
 					}
 				}
 			}
 		}
-		if hasClass(n, "state-change") {
+		if n.HasClass("state-change") {
 			changes++
 		}
 		if n.XMLName.Local == "text" {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synfin/synfin/internal/svgtest"
 	"github.com/synfin/synfin/sim"
 	"github.com/synfin/synfin/tcp"
 	"github.com/synfin/synfin/tour"
@@ -21,60 +22,19 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-type xnode struct {
-	XMLName xml.Name
-	Attrs   []xml.Attr `xml:",any,attr"`
-	Nodes   []xnode    `xml:",any"`
-	Text    string     `xml:",chardata"`
-}
-
-func (n *xnode) attr(name string) string {
-	for _, a := range n.Attrs {
-		if a.Name.Local == name {
-			return a.Value
-		}
-	}
-	return ""
-}
-
-func (n *xnode) walk(f func(*xnode)) {
-	f(n)
-	for i := range n.Nodes {
-		n.Nodes[i].walk(f)
-	}
-}
-
-func classed(n *xnode, c string) bool {
-	for _, f := range strings.Fields(n.attr("class")) {
-		if f == c {
-			return true
-		}
-	}
-	return false
-}
-
 // checkSVG parses an SVG document, checks that it is self-contained and
 // has all eleven states, and returns each path's numbered steps.
 func checkSVG(t *testing.T, svg string) map[string][]string {
 	t.Helper()
-	var root xnode
-	if err := xml.Unmarshal([]byte(svg), &root); err != nil {
-		t.Fatalf("not valid XML: %v", err)
-	}
-	if root.XMLName.Local != "svg" {
-		t.Fatalf("root %v", root.XMLName)
-	}
-	if regexp.MustCompile(`href="(https?:|//)`).MatchString(svg) {
-		t.Error("SVG refers to something outside itself")
-	}
+	root := svgtest.Parse(t, svg)
 	states := map[string]bool{}
 	hl := map[string][]string{}
-	root.walk(func(n *xnode) {
-		if classed(n, "viz-state") {
-			states[n.attr("data-state")] = true
+	root.Walk(func(n *svgtest.Node) {
+		if n.HasClass("viz-state") {
+			states[n.Attr("data-state")] = true
 		}
-		if classed(n, "hl") {
-			hl[n.attr("data-path")] = append(hl[n.attr("data-path")], fmt.Sprintf("%s %s>%s", n.attr("data-step"), n.attr("data-from"), n.attr("data-to")))
+		if n.HasClass("hl") {
+			hl[n.Attr("data-path")] = append(hl[n.Attr("data-path")], fmt.Sprintf("%s %s>%s", n.Attr("data-step"), n.Attr("data-from"), n.Attr("data-to")))
 		}
 	})
 	for _, st := range tcp.States {
@@ -285,7 +245,7 @@ func TestTourFormats(t *testing.T) {
 	}
 	// Every inline SVG is well-formed on its own.
 	for _, m := range regexp.MustCompile(`(?s)<svg .*?</svg>`).FindAllString(page, -1) {
-		var root xnode
+		var root svgtest.Node
 		if err := xml.Unmarshal([]byte(m), &root); err != nil {
 			t.Errorf("inline SVG: %v", err)
 		}
