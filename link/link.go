@@ -53,3 +53,22 @@ type Endpoint interface {
 	// Dispatcher is no longer called.
 	Close() error
 }
+
+// Releaser is told when memory lent to an endpoint is free again.
+type Releaser interface {
+	// Release is called exactly once per loan, from any goroutine.
+	Release()
+}
+
+// OwningWriter is implemented by endpoints that can keep referring to the
+// packet buffers they are handed instead of copying them (an in-memory link
+// can pass them on to the receiver as they are). The stack uses it when
+// present; endpoints that lack it are written with WritePackets.
+type OwningWriter interface {
+	// WritePacketsOwned is WritePackets, except that the buffers are lent
+	// to the endpoint rather than copied: the caller does not touch their
+	// memory until the endpoint calls done.Release, which it does exactly
+	// once, after the last packet was delivered or dropped, whatever the
+	// outcome of the call, possibly before it returns.
+	WritePacketsOwned(pkts [][]byte, done Releaser) (int, error)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -409,7 +410,9 @@ func (s *Stack) sendTCPWith(nic *NIC, local, remote netip.AddrPort, seg *tcp.Seg
 		SrcPort: local.Port(), DstPort: remote.Port(),
 		Seq: seg.Seq, Ack: seg.Ack, Flags: seg.Flags, Window: seg.Window, Urgent: seg.Urgent,
 	}, &seg.Options, seg.Payload)
-	wire.TCP(th).FillChecksum(local.Addr(), remote.Addr())
+	if !nic.off.TxChecksum {
+		wire.TCP(th).FillChecksum(local.Addr(), remote.Addr())
+	}
 	// The ECN field is the engine's (RFC 3168 6.1); like Linux for TCP
 	// sockets, IP_TOS / IPV6_TCLASS set only the DSCP bits.
 	f.tos = f.tos&^wire.ECNMask | uint8(seg.ECN)
@@ -521,49 +524,107 @@ func (s *Stack) fragmentOut(nic *NIC, pkt []byte, hdr int) {
 }
 
 // txBatch collects the packets produced while the stack's lock is held. Its
-// memory is reused from batch to batch.
+// memory is reused from batch to batch: packets are carved out of chunks of
+// txChunkSize bytes (or one packet's size, if larger), and a chunk, once
+// handed out, never moves, so a batch grows without copying what it holds.
+//
+// A batch is reference-counted: the stack holds one reference while it
+// fills and writes the batch, and each write to a link.OwningWriter lends
+// the chunks to the link for one more, which the link gives back (Release)
+// once it has delivered the packets. The batch goes back to the pool when
+// the last reference is released.
 type txBatch struct {
-	buf  []byte
-	pkts []txPkt
-	tmp  [][]byte
+	chunks [][]byte // chunks[cur] is being filled; those before it are full
+	cur    int
+	pkts   []txPkt
+	tmp    [][]byte
 	// underused counts the uses in a row that needed little of a grown
 	// batch (tables.go: trimTxBatch).
 	underused uint8
+	refs      atomic.Int32
 }
 
 type txPkt struct {
-	nic        *NIC
-	start, end int
+	nic *NIC
+	pkt []byte
 }
 
-var txPool = sync.Pool{New: func() any { return &txBatch{buf: make([]byte, 0, 64<<10)} }}
+var txPool = sync.Pool{New: func() any {
+	return &txBatch{chunks: [][]byte{make([]byte, 0, txChunkSize)}}
+}}
 
-func newTxBatch() *txBatch { return txPool.Get().(*txBatch) }
+// newTxBatch takes a batch from the pool, holding its one reference.
+func newTxBatch() *txBatch {
+	b := txPool.Get().(*txBatch)
+	b.refs.Store(1)
+	return b
+}
+
+// Release implements link.Releaser: it drops one reference, and returns the
+// batch to the pool when it was the last.
+func (b *txBatch) Release() {
+	if b.refs.Add(-1) == 0 {
+		putTxBatch(b)
+	}
+}
 
 func putTxBatch(b *txBatch) {
 	trimTxBatch(b)
-	b.buf, b.pkts, b.tmp = b.buf[:0], b.pkts[:0], b.tmp[:0]
+	b.reset()
 	txPool.Put(b)
 }
 
-// alloc returns n bytes at the end of the batch's buffer. The slice stays
-// valid until the batch is written (the buffer may move, so add is called
-// before the next alloc).
-func (b *txBatch) alloc(n int) []byte {
-	if cap(b.buf)-len(b.buf) < n {
-		// Grow: earlier packets are referenced by offsets, so moving is safe.
-		nb := make([]byte, len(b.buf), 2*cap(b.buf)+n)
-		copy(nb, b.buf)
-		b.buf = nb
+// reset empties the batch, keeping its memory.
+func (b *txBatch) reset() {
+	for i := range b.chunks {
+		b.chunks[i] = b.chunks[i][:0]
 	}
-	start := len(b.buf)
-	b.buf = b.buf[:start+n]
-	return b.buf[start : start+n : start+n]
+	clear(b.pkts) // drop the NICs
+	clear(b.tmp)
+	b.cur, b.pkts, b.tmp = 0, b.pkts[:0], b.tmp[:0]
 }
 
+// used is the number of bytes handed out since the last reset.
+func (b *txBatch) used() int {
+	n := 0
+	for _, c := range b.chunks[:b.cur+1] {
+		n += len(c)
+	}
+	return n
+}
+
+// capacity is the number of bytes the batch's chunks hold.
+func (b *txBatch) capacity() int {
+	n := 0
+	for _, c := range b.chunks {
+		n += cap(c)
+	}
+	return n
+}
+
+// alloc returns n bytes of the batch's memory. They stay valid, and do not
+// move, until the batch goes back to the pool.
+func (b *txBatch) alloc(n int) []byte {
+	c := b.chunks[b.cur]
+	if cap(c)-len(c) < n {
+		b.cur++
+		switch {
+		case b.cur == len(b.chunks):
+			b.chunks = append(b.chunks, make([]byte, 0, max(txChunkSize, n)))
+		case cap(b.chunks[b.cur]) < n:
+			b.chunks[b.cur] = make([]byte, 0, n)
+		}
+		c = b.chunks[b.cur]
+	}
+	start := len(c)
+	c = c[:start+n]
+	b.chunks[b.cur] = c
+	return c[start : start+n : start+n]
+}
+
+// add queues pkt, which alloc returned, for transmission on nic.
 func (b *txBatch) add(nic *NIC, pkt []byte) {
-	end := len(b.buf)
-	b.pkts = append(b.pkts, txPkt{nic: nic, start: end - len(pkt), end: end})
+	b.pkts = append(b.pkts, txPkt{nic: nic, pkt: pkt})
 }
 
 func (s *Stack) takeBatch() *txBatch {
@@ -583,9 +644,17 @@ func (s *Stack) writeBatch(b *txBatch) {
 		b.tmp = b.tmp[:0]
 		j := i
 		for ; j < len(b.pkts) && b.pkts[j].nic == nic; j++ {
-			b.tmp = append(b.tmp, b.buf[b.pkts[j].start:b.pkts[j].end])
+			b.tmp = append(b.tmp, b.pkts[j].pkt)
 		}
-		if _, err := nic.ep.WritePackets(b.tmp); err != nil {
+		var err error
+		if nic.owner != nil {
+			// Lend the packets instead of having the link copy them.
+			b.refs.Add(1)
+			_, err = nic.owner.WritePacketsOwned(b.tmp, b)
+		} else {
+			_, err = nic.ep.WritePackets(b.tmp)
+		}
+		if err != nil {
 			// Counted atomically: s.mu must not be taken under txMu.
 			s.linkWriteErrors.Add(1)
 		}

@@ -269,6 +269,8 @@ type NIC struct {
 	mtu   int
 	addrs []netip.Prefix
 	off   link.Offloads
+	// owner is ep if it can take packets without copying them.
+	owner link.OwningWriter
 }
 
 // Name returns the interface's name.
@@ -316,6 +318,7 @@ func (s *Stack) AddInterface(name string, ep link.Endpoint, addrs ...netip.Prefi
 		return nil, fmt.Errorf("stack: MTU %d below the IPv4 minimum of 68", mtu)
 	}
 	n := &NIC{s: s, id: len(s.nics) + 1, name: name, ep: ep, mtu: mtu, off: ep.Offloads()}
+	n.owner, _ = ep.(link.OwningWriter)
 	for _, a := range addrs {
 		n.addrs = append(n.addrs, a)
 		s.routes = append(s.routes, Route{Dst: a.Masked(), NIC: n})
@@ -449,7 +452,7 @@ func (s *Stack) unlockAndFlush() {
 	s.mu.Unlock()
 	s.writeBatch(b)
 	s.txMu.Unlock()
-	putTxBatch(b)
+	b.Release()
 }
 
 func (s *Stack) flush(b *txBatch) {
@@ -459,7 +462,7 @@ func (s *Stack) flush(b *txBatch) {
 	s.txMu.Lock()
 	s.writeBatch(b)
 	s.txMu.Unlock()
-	putTxBatch(b)
+	b.Release()
 }
 
 // armWake makes sure the clock wakes the stack for the earliest timer.

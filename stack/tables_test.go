@@ -171,65 +171,113 @@ func TestAcceptQueueLeavesNoPointers(t *testing.T) {
 	}
 }
 
-// TestTxBatchTrim: a transmit batch grown by a burst gives its buffers back
-// after txBatchTrimAfter uses in a row that needed little of them, and
-// keeps them while large uses keep coming.
+// TestTxBatchTrim: a transmit batch grown by a burst gives its memory back
+// after txBatchTrimAfter uses in a row that needed little of it, and keeps
+// it while large uses keep coming.
 func TestTxBatchTrim(t *testing.T) {
-	grown := func() *txBatch {
-		b := &txBatch{buf: make([]byte, 0, txBatchBufSize)}
-		for range 4 * txBatchPkts {
-			b.alloc(300)
-			b.add(nil, b.buf[len(b.buf)-300:])
-		}
-		trimTxBatch(b) // one large use, as putTxBatch sees it
-		b.buf, b.pkts, b.tmp = b.buf[:0], b.pkts[:0], b.tmp[:0]
-		return b
-	}
-	use := func(b *txBatch, pkts int) {
+	fresh := func() *txBatch { return txPool.New().(*txBatch) }
+	// use fills the batch with pkts packets of size bytes and returns it
+	// to its empty state as putTxBatch does.
+	use := func(b *txBatch, pkts, size int) {
 		for range pkts {
-			b.alloc(60)
-			b.add(nil, b.buf[len(b.buf)-60:])
+			b.add(nil, b.alloc(size))
 		}
-		b.tmp = append(b.tmp[:0], b.buf)
+		b.tmp = append(b.tmp[:0], b.pkts[0].pkt)
 		trimTxBatch(b)
-		b.buf, b.pkts, b.tmp = b.buf[:0], b.pkts[:0], b.tmp[:0]
+		b.reset()
+	}
+	grown := func() *txBatch {
+		b := fresh()
+		use(b, 4*txBatchPkts, 300)
+		return b
 	}
 
 	b := grown()
-	bigBuf, bigPkts := cap(b.buf), cap(b.pkts)
+	bigBuf, bigPkts := b.capacity(), cap(b.pkts)
 	if bigBuf <= txBatchBufSize || bigPkts <= txBatchPkts {
 		t.Fatalf("batch did not grow: %d bytes, %d packets", bigBuf, bigPkts)
 	}
 	for range txBatchTrimAfter - 1 {
-		use(b, 10)
+		use(b, 10, 60)
 	}
-	if cap(b.buf) != bigBuf || cap(b.pkts) != bigPkts {
+	if b.capacity() != bigBuf || cap(b.pkts) != bigPkts {
 		t.Fatalf("trimmed after %d small uses, want %d", txBatchTrimAfter-1, txBatchTrimAfter)
 	}
-	use(b, 10)
-	if cap(b.buf) != txBatchBufSize || cap(b.pkts) > txBatchPkts {
-		t.Fatalf("after %d small uses: %d bytes, %d packets kept", txBatchTrimAfter, cap(b.buf), cap(b.pkts))
+	use(b, 10, 60)
+	if b.capacity() != txBatchBufSize || cap(b.pkts) > txBatchPkts {
+		t.Fatalf("after %d small uses: %d bytes, %d packets kept", txBatchTrimAfter, b.capacity(), cap(b.pkts))
 	}
 
 	// A large use now and then (a bulk transfer's) keeps the batch grown.
 	b = grown()
 	for i := range 4 * txBatchTrimAfter {
 		if i%txBatchTrimAfter == txBatchTrimAfter-1 {
-			use(b, 2*txBatchPkts)
+			use(b, 2*txBatchPkts, 60)
 		} else {
-			use(b, 10)
+			use(b, 10, 60)
 		}
 	}
-	if cap(b.buf) <= txBatchBufSize {
+	if b.capacity() <= txBatchBufSize {
 		t.Fatalf("a batch in regular large use was trimmed")
 	}
 
 	// A batch of the standard size is never touched.
-	b = &txBatch{buf: make([]byte, 0, txBatchBufSize)}
+	b = fresh()
 	for range 2 * txBatchTrimAfter {
-		use(b, 1)
+		use(b, 1, 60)
 	}
-	if b.underused != 0 || cap(b.buf) != txBatchBufSize {
-		t.Fatalf("standard batch: underused %d, %d bytes", b.underused, cap(b.buf))
+	if b.underused != 0 || b.capacity() != txBatchBufSize {
+		t.Fatalf("standard batch: underused %d, %d bytes", b.underused, b.capacity())
+	}
+}
+
+// TestTxBatchChunks: packets carved from a batch never move when it grows
+// (no copy of what it holds), a packet larger than a chunk gets a chunk of
+// its own, and a reset batch hands out its first chunk again.
+func TestTxBatchChunks(t *testing.T) {
+	b := txPool.New().(*txBatch)
+	first := b.alloc(1000)
+	first[0] = 0xaa
+	var pkts [][]byte
+	for range 200 { // 200 * 1500 B: about five chunks
+		p := b.alloc(1500)
+		p[0] = byte(len(pkts))
+		pkts = append(pkts, p)
+	}
+	big := b.alloc(3 * txChunkSize)
+	if len(big) != 3*txChunkSize {
+		t.Fatalf("big packet: %d bytes", len(big))
+	}
+	if first[0] != 0xaa || &first[0] != &b.chunks[0][0] {
+		t.Fatal("the first packet moved or was overwritten")
+	}
+	for i, p := range pkts {
+		if p[0] != byte(i) || len(p) != 1500 || cap(p) != 1500 {
+			t.Fatalf("packet %d: first byte %d, len %d, cap %d", i, p[0], len(p), cap(p))
+		}
+	}
+	if n := b.used(); n != 1000+200*1500+3*txChunkSize {
+		t.Fatalf("used %d", n)
+	}
+	b.reset()
+	if again := b.alloc(10); &again[0] != &first[0] {
+		t.Fatal("a reset batch does not reuse its first chunk")
+	}
+}
+
+// TestTxBatchRelease: a batch lent to links goes back to the pool only when
+// the stack and every link have released it.
+func TestTxBatchRelease(t *testing.T) {
+	b := newTxBatch()
+	b.add(nil, b.alloc(100))
+	b.refs.Add(2) // two links hold it
+	b.Release()   // the stack is done
+	b.Release()   // one link is done
+	if got := b.refs.Load(); got != 1 || len(b.pkts) != 1 {
+		t.Fatalf("after 3 of 4 references released: refs %d, %d packets", got, len(b.pkts))
+	}
+	b.Release() // back in the pool: only the atomic count may be read now
+	if got := b.refs.Load(); got != 0 {
+		t.Fatalf("after the last release: refs %d", got)
 	}
 }

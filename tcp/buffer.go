@@ -2,35 +2,24 @@ package tcp
 
 // Send and receive buffers.
 //
-// Both are linear byte arrays rather than rings: any range the engine asks
-// for (the payload of a segment to send, a piece of received data) is then a
-// single contiguous slice, so building a segment never copies into a scratch
-// buffer and never splits a payload in two.
+// Both are rings: the live bytes start at head and may wrap around the end
+// of the array, so dropping bytes at the head (an ACK, a read) and
+// appending at the tail (a write, a segment) never move what is held. In
+// the steady state of a bulk transfer (buffer full, every ACK or read frees
+// a little, the other side refills it at once) a linear buffer would have
+// to slide its live bytes back to the front over and over, about one extra
+// copy of every byte; a ring copies each byte in once and out once.
 //
-// The live bytes of a buffer occupy buf[head:end]. Bytes are appended at the
-// end and dropped at the head, so the head creeps forward through the array.
-// When an append does not fit in the free tail, the buffer either slides the
-// live bytes back to the front (one memmove) or moves them into a larger
-// array. It slides only when the dead head is at least half of the array: the
-// bytes moved are then no more than the bytes that were dropped since the
-// array was last laid out, so each byte is moved O(1) times amortised.
-// Otherwise it grows the array by doubling.
+// A segment's payload must be one contiguous slice. A range of the send
+// buffer that wraps around the end of the array is therefore copied into a
+// scratch slice (wrap), which happens once per trip around the ring: one
+// segment's worth of copying per buffer's worth of data sent.
 //
 // Memory. Arrays are allocated lazily (a fresh or shrunk buffer holds none)
-// and grow by doubling up to the limit. A linear buffer that is full to its
-// limit has a problem a ring does not: when the user drops a few bytes at the
-// head and appends as many at the end, the only way to make room at the end
-// of an array exactly as large as the limit is to slide almost everything,
-// which in the steady state of a bulk transfer (buffer full, every ACK or
-// read frees a little, the other side refills it at once) would move the
-// whole buffer for every segment. So when an array that has already reached
-// the limit cannot take an append and the half rule forbids sliding, the
-// array doubles once more: an array of twice the limit always satisfies the
-// half rule when it is full at the end. The memory held is therefore at most
-// twice the limit (Linux likewise charges a socket about twice its payload
-// for sk_buff overhead, and setsockopt(SO_SNDBUF/SO_RCVBUF) doubles the
-// requested size for that reason), and at most the limit for a buffer that
-// never ran against it.
+// and grow by doubling up to the limit, laying the live bytes out at the
+// front of the new array (amortised O(1) moves per byte). The array never
+// exceeds the limit, or what the buffer holds if the limit was lowered
+// below that; the send buffer's scratch adds at most one segment.
 //
 // Steady-state operation does not allocate: once the array has reached its
 // working size, writes, reads, peeks and consumes only copy and move indices.
@@ -40,41 +29,47 @@ package tcp
 // handful of small messages never grows beyond it.
 const minBufferAlloc = 4096
 
-// makeRoom returns an array in which the live bytes buf[head:head+live] are
-// followed by room for the span need (need >= live) counted from their first
-// byte, and the index at which the live bytes now start. It is called only
-// when head+need exceeds len(buf). lim is the buffer's limit, which bounds
-// the growth as explained above.
-func makeRoom(buf []byte, head, live, need, lim int) ([]byte, int) {
-	c := len(buf)
-	if head > 0 && 2*head >= c && need <= c {
-		// The dead head is at least half the array: slide the live bytes down.
-		copy(buf, buf[head:head+live])
-		return buf, 0
-	}
-	n := 2 * c
+// regrow returns a larger ring holding the live bytes of buf (live bytes
+// from index head, wrapping) at its front: at least need bytes, doubling
+// from the current size, and no more than lim unless need is more.
+func regrow(buf []byte, head, live, need, lim int) []byte {
+	n := 2 * len(buf)
 	if n < minBufferAlloc {
 		n = minBufferAlloc
 	}
 	for n < need {
 		n *= 2
 	}
-	bound := lim
-	if c >= lim {
-		// Already at the limit and the half rule failed: see the package
-		// comment above; twice the limit always satisfies the rule.
-		bound = 2 * lim
-	}
-	if n > bound {
-		n = bound
+	if n > lim {
+		n = lim
 	}
 	if n < need {
 		// Only when the limit was lowered below what the buffer holds.
 		n = need
 	}
 	nb := make([]byte, n)
-	copy(nb, buf[head:head+live])
-	return nb, 0
+	ringRead(nb[:live], buf, head)
+	return nb
+}
+
+// ringRead copies len(dst) bytes of ring buf, starting at index i, into dst.
+func ringRead(dst, buf []byte, i int) {
+	c := copy(dst, buf[i:])
+	copy(dst[c:], buf)
+}
+
+// ringWrite copies src into ring buf, starting at index i.
+func ringWrite(buf []byte, i int, src []byte) {
+	c := copy(buf[i:], src)
+	copy(buf, src[c:])
+}
+
+// ringIndex is head+off reduced into a ring of n bytes (off < n).
+func ringIndex(head, off, n int) int {
+	if i := head + off; i < n {
+		return i
+	}
+	return head + off - n
 }
 
 // sendBuffer holds the bytes from SND.UNA onward: first those sent but not
@@ -82,10 +77,11 @@ func makeRoom(buf []byte, head, live, need, lim int) ([]byte, int) {
 // The engine keeps the SYN and FIN, which occupy sequence space but no bytes,
 // out of it.
 type sendBuffer struct {
-	buf  []byte // backing array, len == cap; nil when empty and shrunk
+	buf  []byte // ring, len == cap; nil when empty and shrunk
 	head int    // index of the byte at SND.UNA
-	tail int    // index one past the last byte held
+	n    int    // bytes held
 	lim  int    // capacity in bytes (SO_SNDBUF)
+	wrap []byte // scratch for a peek that wraps around the end of buf
 }
 
 // setLimit sets the capacity in bytes (SO_SNDBUF). It may be set below Len;
@@ -100,11 +96,11 @@ func (b *sendBuffer) setLimit(n int) {
 func (b *sendBuffer) limit() int { return b.lim }
 
 // Len is the number of bytes held: unacknowledged plus unsent.
-func (b *sendBuffer) Len() int { return b.tail - b.head }
+func (b *sendBuffer) Len() int { return b.n }
 
 // Free is how many more bytes write accepts: limit - Len, never negative.
 func (b *sendBuffer) Free() int {
-	if f := b.lim - b.Len(); f > 0 {
+	if f := b.lim - b.n; f > 0 {
 		return f
 	}
 	return 0
@@ -119,31 +115,38 @@ func (b *sendBuffer) write(p []byte) int {
 	if n == 0 {
 		return 0
 	}
-	if b.tail+n > len(b.buf) {
-		live := b.Len()
-		b.buf, b.head = makeRoom(b.buf, b.head, live, live+n, b.lim)
-		b.tail = b.head + live
+	if b.n+n > len(b.buf) {
+		b.buf = regrow(b.buf, b.head, b.n, b.n+n, b.lim)
+		b.head = 0
 	}
-	copy(b.buf[b.tail:], p[:n])
-	b.tail += n
+	ringWrite(b.buf, ringIndex(b.head, b.n, len(b.buf)), p[:n])
+	b.n += n
 	return n
 }
 
 // peek returns a view of up to n bytes starting off bytes after SND.UNA,
 // shorter if the buffer ends first, and nil if off >= Len (or n <= 0). The
-// slice aliases the buffer: it is valid until the next write, consume or
-// shrink, and its capacity is cut so that appending to it cannot scribble on
-// the buffer.
+// slice aliases the buffer (or, when the range wraps around the end of the
+// ring, the buffer's scratch): it is valid until the next write, peek,
+// consume or shrink, and its capacity is cut so that appending to it cannot
+// scribble on the buffer.
 func (b *sendBuffer) peek(off, n int) []byte {
-	l := b.Len()
-	if off < 0 || off >= l || n <= 0 {
+	if off < 0 || off >= b.n || n <= 0 {
 		return nil
 	}
-	if n > l-off {
-		n = l - off
+	if n > b.n-off {
+		n = b.n - off
 	}
-	s := b.head + off
-	return b.buf[s : s+n : s+n]
+	s := ringIndex(b.head, off, len(b.buf))
+	if s+n <= len(b.buf) {
+		return b.buf[s : s+n : s+n]
+	}
+	if cap(b.wrap) < n {
+		b.wrap = make([]byte, n)
+	}
+	w := b.wrap[:n:n]
+	ringRead(w, b.buf, s)
+	return w
 }
 
 // consume drops n bytes from the head, because they were acknowledged
@@ -152,24 +155,26 @@ func (b *sendBuffer) consume(n int) {
 	if n <= 0 {
 		return
 	}
-	if n >= b.Len() {
-		// Empty: restart at the front so the whole array is tail again.
-		b.head, b.tail = 0, 0
+	if n >= b.n {
+		// Empty: restart at the front.
+		b.head, b.n = 0, 0
 		return
 	}
-	b.head += n
+	b.head = ringIndex(b.head, n, len(b.buf))
+	b.n -= n
 }
 
-// shrink releases the backing array if the buffer is empty, so an idle
-// connection holds no buffer memory (Linux's sk_mem_reclaim).
+// shrink releases the backing array and the scratch if the buffer is
+// empty, so an idle connection holds no buffer memory (Linux's
+// sk_mem_reclaim).
 func (b *sendBuffer) shrink() {
-	if b.Len() == 0 {
-		b.buf, b.head, b.tail = nil, 0, 0
+	if b.n == 0 {
+		b.buf, b.head, b.wrap = nil, 0, nil
 	}
 }
 
-// memory is the size of the backing array held, in bytes.
-func (b *sendBuffer) memory() int { return cap(b.buf) }
+// memory is the size of the arrays held, in bytes.
+func (b *sendBuffer) memory() int { return cap(b.buf) + cap(b.wrap) }
 
 // seqRange is a half-open range [start, end) of offsets.
 type seqRange struct{ start, end int }
@@ -189,9 +194,9 @@ const defaultMaxRanges = 64
 // received in order. The space the buffer can hold, and so the largest
 // window the engine may offer, is limit - readable().
 type recvBuffer struct {
-	buf  []byte // backing array, len == cap; nil when empty and shrunk
+	buf  []byte // ring, len == cap; nil when empty and shrunk
 	head int    // index of the first unread in-order byte
-	nxt  int    // index of RCV.NXT: buf[head:nxt] is readable
+	r    int    // in-order bytes not read yet: RCV.NXT is at head+r
 
 	lim int
 
@@ -217,7 +222,7 @@ func (b *recvBuffer) setLimit(n int) {
 func (b *recvBuffer) limit() int { return b.lim }
 
 // readable is the number of in-order bytes waiting for the user.
-func (b *recvBuffer) readable() int { return b.nxt - b.head }
+func (b *recvBuffer) readable() int { return b.r }
 
 // setMaxRanges bounds the number of separate out-of-order ranges kept
 // (Config.MaxOutOfOrder): reassembly state must stay bounded whatever a peer
@@ -250,22 +255,28 @@ func (b *recvBuffer) maxR() int {
 
 // maybeReset moves the (empty) live region back to the front of the array.
 func (b *recvBuffer) maybeReset() {
-	if b.nxt == b.head && len(b.ranges) == 0 {
-		b.head, b.nxt = 0, 0
+	if b.r == 0 && len(b.ranges) == 0 {
+		b.head = 0
 	}
 }
 
 // read copies in-order bytes into p, drops them and returns how many.
 func (b *recvBuffer) read(p []byte) int {
-	n := copy(p, b.buf[b.head:b.nxt])
-	b.head += n
+	n := b.peek(p)
+	b.head = ringIndex(b.head, n, len(b.buf))
+	b.r -= n
 	b.maybeReset()
 	return n
 }
 
 // peek copies in-order bytes into p without dropping them (MSG_PEEK).
 func (b *recvBuffer) peek(p []byte) int {
-	return copy(p, b.buf[b.head:b.nxt])
+	n := min(len(p), b.r)
+	if n == 0 {
+		return 0
+	}
+	ringRead(p[:n], b.buf, b.head)
+	return n
 }
 
 // discard drops up to n in-order bytes without copying them (MSG_TRUNC, or
@@ -277,7 +288,8 @@ func (b *recvBuffer) discard(n int) int {
 	if n <= 0 {
 		return 0
 	}
-	b.head += n
+	b.head = ringIndex(b.head, n, len(b.buf))
+	b.r -= n
 	b.maybeReset()
 	return n
 }
@@ -333,22 +345,20 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 	if n := len(rs); n > 0 && rs[n-1].end > far {
 		far = rs[n-1].end
 	}
-	if b.nxt+end > len(b.buf) {
+	if b.r+far > len(b.buf) {
 		liveEnd := 0 // offset just past the held out-of-order data
 		if n := len(rs); n > 0 {
 			liveEnd = rs[n-1].end
 		}
-		r := b.readable()
-		b.buf, b.head = makeRoom(b.buf, b.head, r+liveEnd, r+far, b.lim)
-		b.nxt = b.head + r
+		b.buf = regrow(b.buf, b.head, b.r+liveEnd, b.r+far, b.lim)
+		b.head = 0
 	}
 
 	// Copy the parts of p that fall into gaps between ranges[i:j].
-	base := b.nxt
 	pos := off
 	for k := i; k < j; k++ {
 		if rs[k].start > pos {
-			copy(b.buf[base+pos:base+rs[k].start], p[pos-off:rs[k].start-off])
+			b.store(pos, p[pos-off:rs[k].start-off])
 			b.ooo += rs[k].start - pos
 		}
 		if rs[k].end > pos {
@@ -356,7 +366,7 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 		}
 	}
 	if pos < end {
-		copy(b.buf[base+pos:base+end], p[pos-off:])
+		b.store(pos, p[pos-off:])
 		b.ooo += end - pos
 	}
 
@@ -387,7 +397,7 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 	if b.ranges[0].start == 0 {
 		advanced = b.ranges[0].end
 		b.ooo -= advanced
-		b.nxt += advanced
+		b.r += advanced
 		n := copy(b.ranges, b.ranges[1:])
 		b.ranges = b.ranges[:n]
 		for k := range b.ranges {
@@ -396,6 +406,11 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 		}
 	}
 	return advanced, len(p)
+}
+
+// store copies p to offset off relative to RCV.NXT (the ring has room).
+func (b *recvBuffer) store(off int, p []byte) {
+	ringWrite(b.buf, ringIndex(b.head, b.r+off, len(b.buf)), p)
 }
 
 // oooRanges returns the out-of-order ranges, offsets relative to RCV.NXT,
@@ -420,8 +435,8 @@ func (b *recvBuffer) dropOutOfOrder() {
 // shrink releases the backing array (and the range list) if the buffer holds
 // nothing, so an idle connection holds no buffer memory.
 func (b *recvBuffer) shrink() {
-	if b.readable() == 0 && len(b.ranges) == 0 {
-		b.buf, b.head, b.nxt, b.ranges = nil, 0, 0, nil
+	if b.r == 0 && len(b.ranges) == 0 {
+		b.buf, b.head, b.ranges = nil, 0, nil
 	}
 }
 

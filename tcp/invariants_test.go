@@ -71,8 +71,8 @@ func checkInvariants(t *TCB) error {
 	if rb.memory() > 2*rb.limit() {
 		return fmt.Errorf("%v: receive buffer memory %d above twice the limit %d", st, rb.memory(), rb.limit())
 	}
-	if rb.head < 0 || rb.head > rb.nxt || rb.nxt > len(rb.buf) {
-		return fmt.Errorf("%v: receive buffer indices head %d nxt %d len %d", st, rb.head, rb.nxt, len(rb.buf))
+	if rb.head < 0 || (rb.head >= len(rb.buf) && rb.head != 0) || rb.r > len(rb.buf) {
+		return fmt.Errorf("%v: receive buffer ring head %d readable %d len %d", st, rb.head, rb.r, len(rb.buf))
 	}
 	rs := rb.oooRanges()
 	if len(rs) > rb.maxR() {
@@ -89,8 +89,8 @@ func checkInvariants(t *TCB) error {
 	if sum != rb.oooBytes() {
 		return fmt.Errorf("%v: out-of-order ranges hold %d bytes, counter says %d", st, sum, rb.oooBytes())
 	}
-	if len(rs) > 0 && rb.nxt+rs[len(rs)-1].end > len(rb.buf) {
-		return fmt.Errorf("%v: out-of-order data past the end of the array", st)
+	if len(rs) > 0 && rb.r+rs[len(rs)-1].end > len(rb.buf) {
+		return fmt.Errorf("%v: out-of-order data beyond what the ring holds", st)
 	}
 
 	// The receive side: RCV.NXT never passes the right edge of the window

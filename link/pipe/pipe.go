@@ -4,8 +4,9 @@
 //
 // Each direction has a bounded queue and one goroutine. WritePackets copies
 // the packets into pooled buffers, appends them to the queue and returns at
-// once; the goroutine takes everything queued and hands it over in one
-// DeliverPackets call. Delivery is therefore asynchronous and batched: a stack
+// once; WritePacketsOwned (link.OwningWriter) queues the writer's own buffers
+// instead, without copying, and releases them once delivered. The goroutine
+// takes everything queued and hands it over in one DeliverPackets call. Delivery is therefore asynchronous and batched: a stack
 // that answers a packet from inside DeliverPackets writes into the other
 // direction's queue and returns, so two stacks joined by a pipe never recurse
 // into each other.
@@ -36,6 +37,12 @@ type Options struct {
 	// QueueLen bounds the packets waiting in each direction (written but not
 	// yet handed to the receiving Dispatcher). 0 means DefaultQueueLen.
 	QueueLen int
+	// ChecksumOffload makes the pipe behave like Linux's loopback device:
+	// nothing on a cable can corrupt the packets, so the endpoints report
+	// link.Offloads TxChecksum and RxChecksumValid, and stacks neither fill
+	// nor verify TCP checksums. Packets then cross with their checksum
+	// fields zero, as a capture on Linux's lo shows them unfilled.
+	ChecksumOffload bool
 }
 
 // Stats are one endpoint's counters. Tx counts what this endpoint's
@@ -58,6 +65,7 @@ type Stats struct {
 // Endpoint is one end of a pipe. It implements link.Endpoint.
 type Endpoint struct {
 	mtu int
+	off link.Offloads
 	out *direction // written here, delivered to the peer
 	in  *direction // written by the peer, delivered here
 
@@ -71,7 +79,10 @@ type Endpoint struct {
 	dropClosed         atomic.Uint64
 }
 
-var _ link.Endpoint = (*Endpoint)(nil)
+var (
+	_ link.Endpoint     = (*Endpoint)(nil)
+	_ link.OwningWriter = (*Endpoint)(nil)
+)
 
 // New returns the two ends of a pipe carrying packets of up to mtu bytes,
 // with the default queue bound. It panics if mtu is not positive.
@@ -97,8 +108,12 @@ func NewWithOptions(o Options) (a, b *Endpoint) {
 		b := make([]byte, 0, mtu)
 		return &b
 	}
-	a = &Endpoint{mtu: mtu}
-	b = &Endpoint{mtu: mtu}
+	var off link.Offloads
+	if o.ChecksumOffload {
+		off = link.Offloads{TxChecksum: true, RxChecksumValid: true}
+	}
+	a = &Endpoint{mtu: mtu, off: off}
+	b = &Endpoint{mtu: mtu, off: off}
 	ab := newDirection(o.QueueLen, pool, a, b)
 	ba := newDirection(o.QueueLen, pool, b, a)
 	a.out, a.in = ab, ba
@@ -111,8 +126,9 @@ func NewWithOptions(o Options) (a, b *Endpoint) {
 // MTU returns the pipe's MTU.
 func (e *Endpoint) MTU() int { return e.mtu }
 
-// Offloads reports none: packets are carried as written.
-func (e *Endpoint) Offloads() link.Offloads { return link.Offloads{} }
+// Offloads reports checksum offload if the pipe was made with
+// Options.ChecksumOffload, and nothing else: packets are carried as written.
+func (e *Endpoint) Offloads() link.Offloads { return e.off }
 
 // Attach sets the Dispatcher that receives the packets the peer writes and
 // starts delivery; packets the peer wrote earlier wait in the queue (subject
@@ -130,7 +146,23 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 	if e.closed.Load() {
 		return 0, link.ErrClosed
 	}
-	return e.out.write(pkts)
+	return e.out.write(pkts, nil)
+}
+
+// WritePacketsOwned implements link.OwningWriter: it is WritePackets
+// without the copy. The packets queued keep referring to the caller's
+// memory, and done.Release is called once the last of them was delivered
+// (DeliverPackets returned) or dropped, or before it returns if none was
+// queued.
+func (e *Endpoint) WritePacketsOwned(pkts [][]byte, done link.Releaser) (int, error) {
+	if done == nil {
+		panic("pipe: WritePacketsOwned with a nil Releaser")
+	}
+	if e.closed.Load() {
+		done.Release()
+		return 0, link.ErrClosed
+	}
+	return e.out.write(pkts, done)
 }
 
 // Close closes this end and stops both directions' goroutines, waiting for
@@ -173,9 +205,9 @@ type direction struct {
 	pool           *sync.Pool
 
 	mu           sync.Mutex
-	queue        []*[]byte // guarded by mu
-	writerClosed bool      // guarded by mu; the writer closed: flush, then stop
-	readerClosed bool      // guarded by mu; the reader closed: drop, stop
+	queue        []item // guarded by mu
+	writerClosed bool   // guarded by mu; the writer closed: flush, then stop
+	readerClosed bool   // guarded by mu; the reader closed: drop, stop
 	d            link.Dispatcher
 
 	wake     chan struct{} // capacity 1: something was queued or closed
@@ -183,8 +215,17 @@ type direction struct {
 	done     chan struct{} // closed when run returns
 
 	// Owned by run.
-	batch []*[]byte
+	batch []item
 	views [][]byte
+}
+
+// item is a queued packet: either a copy in a pooled buffer or, written by
+// WritePacketsOwned, the writer's own memory, with the writer's Releaser on
+// the last packet of that write.
+type item struct {
+	pkt    []byte
+	pooled *[]byte
+	rel    link.Releaser
 }
 
 func newDirection(limit int, pool *sync.Pool, writer, reader *Endpoint) *direction {
@@ -193,8 +234,8 @@ func newDirection(limit int, pool *sync.Pool, writer, reader *Endpoint) *directi
 		reader:   reader,
 		limit:    limit,
 		pool:     pool,
-		queue:    make([]*[]byte, 0, limit),
-		batch:    make([]*[]byte, 0, limit),
+		queue:    make([]item, 0, limit),
+		batch:    make([]item, 0, limit),
 		views:    make([][]byte, 0, limit),
 		wake:     make(chan struct{}, 1),
 		attached: make(chan struct{}),
@@ -225,15 +266,22 @@ func (q *direction) attach(d link.Dispatcher) {
 	close(q.attached)
 }
 
-func (q *direction) write(pkts [][]byte) (int, error) {
+// write queues pkts: copies of them, or with rel non-nil the buffers
+// themselves, rel going with the last one queued (or released here if none
+// was).
+func (q *direction) write(pkts [][]byte, rel link.Releaser) (int, error) {
 	w := q.writer
 	var bytes uint64
 	var tooBig, full, closed uint64
 	q.mu.Lock()
 	if q.writerClosed {
 		q.mu.Unlock()
+		if rel != nil {
+			rel.Release()
+		}
 		return 0, link.ErrClosed
 	}
+	last := -1 // index in the queue of the last packet of rel's write
 	for _, p := range pkts {
 		switch {
 		case len(p) > w.mtu:
@@ -246,12 +294,24 @@ func (q *direction) write(pkts [][]byte) (int, error) {
 			full++
 			continue
 		}
-		bp := q.pool.Get().(*[]byte)
-		*bp = append((*bp)[:0], p...)
-		q.queue = append(q.queue, bp)
+		if rel != nil {
+			last = len(q.queue)
+			q.queue = append(q.queue, item{pkt: p})
+		} else {
+			bp := q.pool.Get().(*[]byte)
+			*bp = append((*bp)[:0], p...)
+			q.queue = append(q.queue, item{pkt: *bp, pooled: bp})
+		}
 		bytes += uint64(len(p))
 	}
+	if last >= 0 {
+		q.queue[last].rel = rel
+		rel = nil
+	}
 	q.mu.Unlock()
+	if rel != nil {
+		rel.Release() // nothing of this write was queued
+	}
 	q.signal()
 	n := uint64(len(pkts)) - tooBig - full - closed
 	w.txPackets.Add(n)
@@ -340,9 +400,9 @@ func (q *direction) waitAttach() bool {
 func (q *direction) deliver(d link.Dispatcher) {
 	var bytes uint64
 	views := q.views[:0]
-	for _, bp := range q.batch {
-		views = append(views, *bp)
-		bytes += uint64(len(*bp))
+	for _, it := range q.batch {
+		views = append(views, it.pkt)
+		bytes += uint64(len(it.pkt))
 	}
 	q.reader.rxPackets.Add(uint64(len(views)))
 	q.reader.rxBytes.Add(bytes)
@@ -352,14 +412,20 @@ func (q *direction) deliver(d link.Dispatcher) {
 	q.release(q.batch, false)
 }
 
-// release returns buffers to the pool, counting them as dropped if asked.
-func (q *direction) release(bufs []*[]byte, dropped bool) {
-	if dropped && len(bufs) > 0 {
-		q.writer.dropClosed.Add(uint64(len(bufs)))
+// release returns pooled buffers to the pool and lent ones to their
+// writer, counting the packets as dropped if asked.
+func (q *direction) release(items []item, dropped bool) {
+	if dropped && len(items) > 0 {
+		q.writer.dropClosed.Add(uint64(len(items)))
 	}
-	for i, bp := range bufs {
-		q.pool.Put(bp)
-		bufs[i] = nil
+	for i, it := range items {
+		if it.pooled != nil {
+			q.pool.Put(it.pooled)
+		}
+		if it.rel != nil {
+			it.rel.Release()
+		}
+		items[i] = item{}
 	}
 }
 
