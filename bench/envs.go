@@ -56,6 +56,14 @@ func newSynfinPipe(mtu int) (env, error) {
 	return newSynfinOn(ea, eb)
 }
 
+// newSynfinPipeOffload is newSynfinPipe with the pipe's checksum offload
+// (pipe.Options.ChecksumOffload): like Linux's lo, neither stack fills or
+// verifies TCP checksums.
+func newSynfinPipeOffload(mtu int) (env, error) {
+	ea, eb := pipe.NewWithOptions(pipe.Options{MTU: mtu, ChecksumOffload: true})
+	return newSynfinOn(ea, eb)
+}
+
 func newSynfinOn(ea, eb link.Endpoint) (env, error) {
 	opts := sstack.Options{}
 	if twLen > 0 {
@@ -151,9 +159,21 @@ const gvisorQueueLen = 1024
 // newGvisorChannel joins two netstacks by two channel endpoints and one pump
 // goroutine per direction, which moves each outbound packet into the other
 // stack (InjectInbound), as link/pipe's goroutine does for synfin.
-func newGvisorChannel(mtu int) (env, error) {
+func newGvisorChannel(mtu int) (env, error) { return gvisorChannel(mtu, 0) }
+
+// newGvisorChannelOffload is newGvisorChannel with the channel endpoints
+// declaring transmit and receive checksum offload, the counterpart of
+// newSynfinPipeOffload: netstack then neither fills nor verifies TCP
+// checksums.
+func newGvisorChannelOffload(mtu int) (env, error) {
+	return gvisorChannel(mtu, gstack.CapabilityTXChecksumOffload|gstack.CapabilityRXChecksumOffload)
+}
+
+func gvisorChannel(mtu int, caps gstack.LinkEndpointCapabilities) (env, error) {
 	ca := channel.New(gvisorQueueLen, uint32(mtu), "")
 	cb := channel.New(gvisorQueueLen, uint32(mtu), "")
+	ca.LinkEPCapabilities |= caps
+	cb.LinkEPCapabilities |= caps
 	ctx, cancel := context.WithCancel(context.Background())
 	pump := func(from, to *channel.Endpoint) {
 		for {

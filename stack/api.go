@@ -466,12 +466,27 @@ func (tc *TCPConn) Read(b []byte) (int, error) {
 				return 0, opError("read", tc.key.local, tc.key.remote, syscallErr("read", err))
 			}
 		}
+		// Nothing to read: lend b to the engine, which copies data that
+		// arrives meanwhile straight into it (tcp/directread.go).
+		lent := tc.c.tcb.LendRead(b)
 		ch := tc.c.wait()
 		s.mu.Unlock()
 		tc.mu.Lock()
 		dl := tc.rdl
 		tc.mu.Unlock()
-		if werr := waitUntil(s, ch, dl, nil); werr != nil {
+		werr := waitUntil(s, ch, dl, nil)
+		if lent {
+			// Take the buffer back whatever woke us: bytes placed in it
+			// have left the stream and must be returned.
+			s.mu.Lock()
+			n := tc.c.tcb.ReturnRead()
+			s.afterEngine(tc.c)
+			s.unlockAndFlush()
+			if n > 0 {
+				return n, nil
+			}
+		}
+		if werr != nil {
 			return 0, opError("read", tc.key.local, tc.key.remote, werr)
 		}
 	}

@@ -833,7 +833,13 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 			}
 		}
 	}
-	advanced, stored := t.rcvBuf.write(int(off), p)
+	direct := 0
+	if off == 0 && t.lent != nil {
+		direct = t.deliverDirect(p)
+	}
+	advanced, stored := t.rcvBuf.write(int(off), p[direct:])
+	advanced += direct
+	stored += direct
 	t.info.dataSegsIn++
 	if stored < len(p) {
 		t.st().OutOfOrderDropped++

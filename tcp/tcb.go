@@ -69,6 +69,10 @@ type TCB struct {
 
 	sndBuf sendBuffer
 	rcvBuf recvBuffer
+	// lent is a blocked reader's buffer, lentN the bytes placed in it
+	// (directread.go).
+	lent  []byte
+	lentN int
 
 	// Errors: err is reported once to the next user call, then dead tells
 	// later calls the connection is gone.
