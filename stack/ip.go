@@ -527,6 +527,9 @@ func (s *Stack) fragmentOut(nic *NIC, pkt []byte, hdr int) {
 // memory is reused from batch to batch: packets are carved out of chunks of
 // txChunkSize bytes (or one packet's size, if larger), and a chunk, once
 // handed out, never moves, so a batch grows without copying what it holds.
+// A batch keeps its first chunk; the others come from, and go back to, a
+// pool shared by all batches, so that a batch that carried a burst of large
+// segments does not hoard memory while it carries ACKs.
 //
 // A batch is reference-counted: the stack holds one reference while it
 // fills and writes the batch, and each write to a link.OwningWriter lends
@@ -534,7 +537,7 @@ func (s *Stack) fragmentOut(nic *NIC, pkt []byte, hdr int) {
 // once it has delivered the packets. The batch goes back to the pool when
 // the last reference is released.
 type txBatch struct {
-	chunks [][]byte // chunks[cur] is being filled; those before it are full
+	chunks []*[]byte // chunks[cur] is being filled; those before it are full
 	cur    int
 	pkts   []txPkt
 	tmp    [][]byte
@@ -549,9 +552,17 @@ type txPkt struct {
 	pkt []byte
 }
 
-var txPool = sync.Pool{New: func() any {
-	return &txBatch{chunks: [][]byte{make([]byte, 0, txChunkSize)}}
-}}
+var (
+	txPool = sync.Pool{New: func() any {
+		return &txBatch{chunks: []*[]byte{newTxChunk()}}
+	}}
+	txChunkPool = sync.Pool{New: func() any { return newTxChunk() }}
+)
+
+func newTxChunk() *[]byte {
+	b := make([]byte, 0, txChunkSize)
+	return &b
+}
 
 // newTxBatch takes a batch from the pool, holding its one reference.
 func newTxBatch() *txBatch {
@@ -574,30 +585,27 @@ func putTxBatch(b *txBatch) {
 	txPool.Put(b)
 }
 
-// reset empties the batch, keeping its memory.
+// reset empties the batch, keeping its first chunk and giving the others
+// back to the chunk pool.
 func (b *txBatch) reset() {
-	for i := range b.chunks {
-		b.chunks[i] = b.chunks[i][:0]
+	*b.chunks[0] = (*b.chunks[0])[:0]
+	for i, c := range b.chunks[1:] {
+		if cap(*c) == txChunkSize {
+			*c = (*c)[:0]
+			txChunkPool.Put(c)
+		}
+		b.chunks[1+i] = nil
 	}
 	clear(b.pkts) // drop the NICs
 	clear(b.tmp)
-	b.cur, b.pkts, b.tmp = 0, b.pkts[:0], b.tmp[:0]
+	b.chunks, b.cur, b.pkts, b.tmp = b.chunks[:1], 0, b.pkts[:0], b.tmp[:0]
 }
 
 // used is the number of bytes handed out since the last reset.
 func (b *txBatch) used() int {
 	n := 0
 	for _, c := range b.chunks[:b.cur+1] {
-		n += len(c)
-	}
-	return n
-}
-
-// capacity is the number of bytes the batch's chunks hold.
-func (b *txBatch) capacity() int {
-	n := 0
-	for _, c := range b.chunks {
-		n += cap(c)
+		n += len(*c)
 	}
 	return n
 }
@@ -606,20 +614,19 @@ func (b *txBatch) capacity() int {
 // move, until the batch goes back to the pool.
 func (b *txBatch) alloc(n int) []byte {
 	c := b.chunks[b.cur]
-	if cap(c)-len(c) < n {
-		b.cur++
-		switch {
-		case b.cur == len(b.chunks):
-			b.chunks = append(b.chunks, make([]byte, 0, max(txChunkSize, n)))
-		case cap(b.chunks[b.cur]) < n:
-			b.chunks[b.cur] = make([]byte, 0, n)
+	if cap(*c)-len(*c) < n {
+		if n <= txChunkSize {
+			c = txChunkPool.Get().(*[]byte)
+		} else {
+			nb := make([]byte, 0, n)
+			c = &nb
 		}
-		c = b.chunks[b.cur]
+		b.chunks = append(b.chunks, c)
+		b.cur++
 	}
-	start := len(c)
-	c = c[:start+n]
-	b.chunks[b.cur] = c
-	return c[start : start+n : start+n]
+	start := len(*c)
+	*c = (*c)[:start+n]
+	return (*c)[start : start+n : start+n]
 }
 
 // add queues pkt, which alloc returned, for transmission on nic.

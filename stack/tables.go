@@ -226,15 +226,15 @@ func (t *twTable) all() iter.Seq[*twEntry] {
 func (t *twTable) reset() { t.slots, t.tags, t.n = nil, nil, 0 }
 
 // Transmit batches (ip.go) grow to hold a burst (10k handshakes answered
-// in one pass hold megabytes) and are reused from a pool. A batch that
-// goes back to the pool after txBatchTrimAfter uses in a row that each
-// needed at most an eighth of its grown memory gives it back: otherwise
-// the batch each stack holds between calls (and the pool's, while the
-// stack stays busy) would keep a past burst's size for ever. A batch used
-// for large bursts now and then (a bulk transfer's) keeps its size.
+// in one pass hold megabytes). Their chunks beyond the first go back to a
+// shared pool after each use; their packet lists are reused from a pool of
+// batches. A batch that goes back to the pool after txBatchTrimAfter uses
+// in a row that each needed at most an eighth of its grown lists gives
+// them back: otherwise the batch each stack holds between calls (and the
+// pool's, while the stack stays busy) would keep a past burst's size for
+// ever. A batch used for large bursts now and then keeps its size.
 const (
 	txChunkSize      = 64 << 10 // the size of a batch's memory chunks
-	txBatchBufSize   = txChunkSize
 	txBatchPkts      = 1024
 	txBatchTrimAfter = 16
 )
@@ -242,14 +242,11 @@ const (
 // trimTxBatch is called when a transmit batch goes back to the pool, with
 // the lengths of its last use still set.
 func trimTxBatch(b *txBatch) {
-	capacity := b.capacity()
-	if capacity <= txBatchBufSize && cap(b.pkts) <= txBatchPkts && cap(b.tmp) <= txBatchPkts {
+	if cap(b.pkts) <= txBatchPkts && cap(b.tmp) <= txBatchPkts {
 		b.underused = 0
 		return
 	}
-	bufUsed := capacity > txBatchBufSize && b.used() > capacity/8
-	pktsUsed := cap(b.pkts) > txBatchPkts && len(b.pkts) > cap(b.pkts)/8
-	if bufUsed || pktsUsed {
+	if len(b.pkts) > cap(b.pkts)/8 {
 		b.underused = 0
 		return
 	}
@@ -257,14 +254,6 @@ func trimTxBatch(b *txBatch) {
 		return
 	}
 	b.underused = 0
-	if capacity > txBatchBufSize {
-		clear(b.chunks[1:])
-		b.chunks = b.chunks[:1]
-		if cap(b.chunks[0]) > txChunkSize {
-			b.chunks[0] = make([]byte, 0, txChunkSize)
-		}
-		b.cur = 0
-	}
 	if cap(b.pkts) > txBatchPkts {
 		b.pkts = nil
 	}

@@ -171,9 +171,10 @@ func TestAcceptQueueLeavesNoPointers(t *testing.T) {
 	}
 }
 
-// TestTxBatchTrim: a transmit batch grown by a burst gives its memory back
-// after txBatchTrimAfter uses in a row that needed little of it, and keeps
-// it while large uses keep coming.
+// TestTxBatchTrim: a transmit batch grown by a burst gives its packet
+// lists back after txBatchTrimAfter uses in a row that needed little of
+// them, and keeps them while large uses keep coming. Its memory chunks go
+// back to the chunk pool after every use (TestTxBatchChunks).
 func TestTxBatchTrim(t *testing.T) {
 	fresh := func() *txBatch { return txPool.New().(*txBatch) }
 	// use fills the batch with pkts packets of size bytes and returns it
@@ -193,19 +194,19 @@ func TestTxBatchTrim(t *testing.T) {
 	}
 
 	b := grown()
-	bigBuf, bigPkts := b.capacity(), cap(b.pkts)
-	if bigBuf <= txBatchBufSize || bigPkts <= txBatchPkts {
-		t.Fatalf("batch did not grow: %d bytes, %d packets", bigBuf, bigPkts)
+	bigPkts := cap(b.pkts)
+	if bigPkts <= txBatchPkts {
+		t.Fatalf("batch did not grow: %d packets", bigPkts)
 	}
 	for range txBatchTrimAfter - 1 {
 		use(b, 10, 60)
 	}
-	if b.capacity() != bigBuf || cap(b.pkts) != bigPkts {
+	if cap(b.pkts) != bigPkts {
 		t.Fatalf("trimmed after %d small uses, want %d", txBatchTrimAfter-1, txBatchTrimAfter)
 	}
 	use(b, 10, 60)
-	if b.capacity() != txBatchBufSize || cap(b.pkts) > txBatchPkts {
-		t.Fatalf("after %d small uses: %d bytes, %d packets kept", txBatchTrimAfter, b.capacity(), cap(b.pkts))
+	if cap(b.pkts) > txBatchPkts {
+		t.Fatalf("after %d small uses: %d packets kept", txBatchTrimAfter, cap(b.pkts))
 	}
 
 	// A large use now and then (a bulk transfer's) keeps the batch grown.
@@ -217,7 +218,7 @@ func TestTxBatchTrim(t *testing.T) {
 			use(b, 10, 60)
 		}
 	}
-	if b.capacity() <= txBatchBufSize {
+	if cap(b.pkts) <= txBatchPkts {
 		t.Fatalf("a batch in regular large use was trimmed")
 	}
 
@@ -226,14 +227,15 @@ func TestTxBatchTrim(t *testing.T) {
 	for range 2 * txBatchTrimAfter {
 		use(b, 1, 60)
 	}
-	if b.underused != 0 || b.capacity() != txBatchBufSize {
-		t.Fatalf("standard batch: underused %d, %d bytes", b.underused, b.capacity())
+	if b.underused != 0 || len(b.chunks) != 1 || cap(*b.chunks[0]) != txChunkSize {
+		t.Fatalf("standard batch: underused %d, %d chunks", b.underused, len(b.chunks))
 	}
 }
 
 // TestTxBatchChunks: packets carved from a batch never move when it grows
 // (no copy of what it holds), a packet larger than a chunk gets a chunk of
-// its own, and a reset batch hands out its first chunk again.
+// its own, and a reset batch keeps only its first chunk and hands it out
+// again.
 func TestTxBatchChunks(t *testing.T) {
 	b := txPool.New().(*txBatch)
 	first := b.alloc(1000)
@@ -248,7 +250,7 @@ func TestTxBatchChunks(t *testing.T) {
 	if len(big) != 3*txChunkSize {
 		t.Fatalf("big packet: %d bytes", len(big))
 	}
-	if first[0] != 0xaa || &first[0] != &b.chunks[0][0] {
+	if first[0] != 0xaa || &first[0] != &(*b.chunks[0])[0] {
 		t.Fatal("the first packet moved or was overwritten")
 	}
 	for i, p := range pkts {
@@ -260,6 +262,9 @@ func TestTxBatchChunks(t *testing.T) {
 		t.Fatalf("used %d", n)
 	}
 	b.reset()
+	if len(b.chunks) != 1 {
+		t.Fatalf("a reset batch keeps %d chunks, want 1", len(b.chunks))
+	}
 	if again := b.alloc(10); &again[0] != &first[0] {
 		t.Fatal("a reset batch does not reuse its first chunk")
 	}
