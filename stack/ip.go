@@ -646,6 +646,11 @@ func (s *Stack) takeBatch() *txBatch {
 // writeBatch hands the packets to their links, consecutive packets for one
 // interface in one call.
 func (s *Stack) writeBatch(b *txBatch) {
+	// Lending pins the batch's chunks until the link has delivered every
+	// packet in it: worth it for a batch full of data, not for a few small
+	// packets (an ACK would hold a whole chunk in the link's queue), which
+	// the link copies at little cost.
+	lend := b.used() >= txLendMin
 	for i := 0; i < len(b.pkts); {
 		nic := b.pkts[i].nic
 		b.tmp = b.tmp[:0]
@@ -654,7 +659,7 @@ func (s *Stack) writeBatch(b *txBatch) {
 			b.tmp = append(b.tmp, b.pkts[j].pkt)
 		}
 		var err error
-		if nic.owner != nil {
+		if nic.owner != nil && lend {
 			// Lend the packets instead of having the link copy them.
 			b.refs.Add(1)
 			_, err = nic.owner.WritePacketsOwned(b.tmp, b)

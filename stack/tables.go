@@ -234,7 +234,8 @@ func (t *twTable) reset() { t.slots, t.tags, t.n = nil, nil, 0 }
 // pool's, while the stack stays busy) would keep a past burst's size for
 // ever. A batch used for large bursts now and then keeps its size.
 const (
-	txChunkSize      = 64 << 10 // the size of a batch's memory chunks
+	txChunkSize      = 64 << 10        // the size of a batch's memory chunks
+	txLendMin        = txChunkSize / 2 // the smallest batch lent to a link (writeBatch)
 	txBatchPkts      = 1024
 	txBatchTrimAfter = 16
 )

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"github.com/synfin/synfin/link"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -284,5 +285,49 @@ func TestTxBatchRelease(t *testing.T) {
 	b.Release() // back in the pool: only the atomic count may be read now
 	if got := b.refs.Load(); got != 0 {
 		t.Fatalf("after the last release: refs %d", got)
+	}
+}
+
+// lendLink is a link.Endpoint and link.OwningWriter that records how it was
+// written to, and releases loans at once.
+type lendLink struct {
+	rawLink
+	copied, lent int
+}
+
+func (l *lendLink) WritePackets(pkts [][]byte) (int, error) {
+	l.copied += len(pkts)
+	return len(pkts), nil
+}
+
+func (l *lendLink) WritePacketsOwned(pkts [][]byte, done link.Releaser) (int, error) {
+	l.lent += len(pkts)
+	done.Release()
+	return len(pkts), nil
+}
+
+// TestWriteBatchLendsOnlyFullBatches: a batch holding at least txLendMin
+// bytes is lent to a link that can take it (no copy); a batch of a few
+// small packets is written to be copied, so that it does not pin a whole
+// chunk in the link's queue.
+func TestWriteBatchLendsOnlyFullBatches(t *testing.T) {
+	l := &lendLink{}
+	nic := &NIC{ep: l, owner: l}
+	s := &Stack{}
+	small := newTxBatch()
+	small.add(nic, small.alloc(60))
+	s.writeBatch(small)
+	small.Release()
+	big := newTxBatch()
+	for range txLendMin/1500 + 1 {
+		big.add(nic, big.alloc(1500))
+	}
+	s.writeBatch(big)
+	if got := big.refs.Load(); got != 1 {
+		t.Fatalf("after the link released its loan: %d references, want the stack's 1", got)
+	}
+	big.Release()
+	if l.copied != 1 || l.lent != txLendMin/1500+1 {
+		t.Fatalf("copied %d packets, lent %d; want the small batch copied and the big one lent", l.copied, l.lent)
 	}
 }

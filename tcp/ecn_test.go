@@ -456,7 +456,9 @@ func TestRFC3168_6_1_2_SenderReducesOncePerWindow(t *testing.T) {
 		// one delivered, SND.UNA advanced: cwnd = 4 + min(1, 2).
 		ecnIn("0.320", "E. 5001:5001(0) ack 3001 win 502"),
 		ecnInfo("cwr", 5, 5),
-		ecnOut("+0", "[ect0] P. 7001:8001(1000) ack 5001 win 502"),
+		// One segment cut from the head of the write's skb: no PSH
+		// (tcp_fragment leaves it on the tail, records.go).
+		ecnOut("+0", "[ect0] . 7001:8001(1000) ack 5001 win 502"),
 		ecnIn("0.330", ". 5001:5001(0) ack 5001 win 502"),
 		ecnInfo("cwr", 5, 5),
 		ecnOut("+0", "[ect0] P. 8001:9001(1000) ack 5001 win 502"),

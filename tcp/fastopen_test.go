@@ -400,8 +400,12 @@ func TestRFC7413_4_2_2_ServerSendsItsWindowBeforeTheHandshake(t *testing.T) {
 		stSynData(false),
 		stWrite("0.010", strings.Repeat("w", 4000)),
 		stOut("+0", ". 1001:2001(1000) ack 5001 win 64240"),
+		// The peer's 3000-byte window makes one-segment skbs (size_goal
+		// is half the window): PSH where more than half the window was
+		// written since the last push (forced_push) and at the end of
+		// the write (records.go).
 		stOut("+0", "P. 2001:3001(1000) ack 5001 win 64240"),
-		stOut("+0", "P. 3001:4001(1000) ack 5001 win 64240"),
+		stOut("+0", ". 3001:4001(1000) ack 5001 win 64240"),
 		stIn("0.100", ". 5001:5001(0) ack 3001 win 3000"),
 		stEv(stChange(SynReceived, Established, CauseHandshakeAck)),
 		stOut("+0", "P. 4001:5001(1000) ack 5001 win 64240"),

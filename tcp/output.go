@@ -304,6 +304,9 @@ func (t *TCB) output() {
 		fin := last && t.finQueued
 		t.sendData(t.sndBuf.peek(off, n), fin)
 		sent++
+		if t.pushOne && t.lastEndedPacket() {
+			break // tcp_push_one: one packet (records.go)
+		}
 	}
 	if sent > 0 && !t.probeNewData {
 		t.scheduleLossProbe()
@@ -326,7 +329,15 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 	flags := wire.FlagACK
 	seq := t.sndNxt
 	end := seq + uint32(len(payload))
-	if len(payload) > 0 && t.pushFlag(seq, end, seqLT(seq, t.sndMax)) {
+	psh, pktEnd := false, true
+	if len(payload) > 0 {
+		if seqLT(seq, t.sndMax) {
+			psh = t.pushFlag(seq, end, true)
+		} else {
+			psh, pktEnd = t.xmitFlags(seq, end)
+		}
+	}
+	if psh {
 		flags |= wire.FlagPSH
 	}
 	if fin {
@@ -354,6 +365,9 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 	t.emit(flags, seq, payload, false)
 	if !retransmission && end != seq {
 		t.rtxq.push(seq, end, t.now, fin)
+		if pktEnd {
+			t.notePacketEnd() // records.go
+		}
 		if t.ca == caCWR || t.ca == caRecovery {
 			t.prrOut++
 		}

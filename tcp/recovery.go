@@ -933,7 +933,7 @@ func (t *TCB) collapseForRetransmit(i int, mss uint32) {
 		}
 		q.uncount(nx)
 		s.end = nx.end
-		s.flags |= nx.flags & (txFIN | txEverRetrans)
+		s.flags = s.flags&^txPktEnd | nx.flags&(txFIN|txEverRetrans|txPktEnd)
 		copy(q.segs[i+1:], q.segs[i+2:])
 		q.segs = q.segs[:len(q.segs)-1]
 	}

@@ -28,6 +28,9 @@ const (
 	txEverRetrans
 	// txFIN: the segment carries our FIN in its last sequence number.
 	txFIN
+	// txPktEnd: the segment ended a packet as first sent, one skb of
+	// Linux's retransmission queue (records.go).
+	txPktEnd
 )
 
 // txSeg is one transmitted segment.

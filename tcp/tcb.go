@@ -212,6 +212,9 @@ type TCB struct {
 	lastOOO uint32
 	// burstStart is where the current transmit burst began (records.go).
 	burstStart uint32
+	// pushedOff is Linux's pushed_seq (write_seq at the last push mark) as
+	// an offset from ISS+1 (records.go).
+	pushedOff uint32
 	// Linux's cwnd validation (tcp_cwnd_validate): the most segments in
 	// flight during the current window, where that window ends, and
 	// whether the congestion window limited the sender in it.
@@ -275,7 +278,9 @@ type TCB struct {
 	sndBufLocked bool
 	// wakeup is set while the probe timer sends data (PSH, as Linux's
 	// tcp_write_wakeup).
-	wakeup        bool
+	wakeup bool
+	// pushOne: output sends one packet (Linux's tcp_push_one, records.go).
+	pushOne       bool
 	isCwndLimited bool
 	// pingpong is Linux's interactive mode, entered when the peer's FIN
 	// moves us to CLOSE_WAIT: quick ACKs stop, ACKs are delayed.
@@ -516,8 +521,7 @@ func (t *TCB) writeWith(now Time, p []byte, urgent, push, eor bool) (int, error)
 	default:
 		return 0, syscall.EPIPE
 	}
-	n := t.sndBuf.write(p)
-	t.noteWrite(n, push, eor)
+	n := t.queueWrite(p, push, eor, !urgent && (t.state.synchronized() || t.fastOpenChild()))
 	if n > 0 && t.state.synchronized() {
 		t.slowStartAfterIdleCheck() // Linux: as the data is queued (tcp_skb_entail)
 	}
