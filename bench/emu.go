@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -19,6 +20,16 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 )
+
+// lossyLinux, when set to two network namespace names "A,B" (made by
+// scripts/lossy-linux.sh), runs only the Linux reference of the lossy
+// workload: kernel to kernel over the same emulated path, -reps times
+// (default 3), 10 s each.
+var lossyLinux = flag.String("lossy-linux", "", "namespaces `A,B`: measure kernel-to-kernel goodput over the lossy path and exit")
+
+// lossyPath is issue #5's lossy path: 100 Mbit/s, 50 ms RTT, 1 % random
+// loss each way, a tail-drop queue of 50 ms.
+var lossyPath = pathConfig{Bandwidth: 100e6, Delay: 25 * time.Millisecond, Loss: 0.01, QueueTime: 50 * time.Millisecond}
 
 type pathConfig struct {
 	Bandwidth float64       // bits per second

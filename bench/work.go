@@ -120,7 +120,7 @@ func cps(e env, conc int, d time.Duration) (float64, int64, error) {
 	defer ln.Close()
 	go serveRR(ln)
 	var done, failed atomic.Int64
-	var firstErr atomic.Value
+	var firstErr atomic.Pointer[error] // the first failure, whatever its type
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -153,7 +153,7 @@ func cps(e env, conc int, d time.Duration) (float64, int64, error) {
 				}()
 				if err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.CompareAndSwap(nil, &err)
 					time.Sleep(time.Millisecond)
 					continue
 				}
@@ -164,8 +164,8 @@ func cps(e env, conc int, d time.Duration) (float64, int64, error) {
 	wg.Wait()
 	el := time.Since(start)
 	var ferr error
-	if v := firstErr.Load(); v != nil {
-		ferr = v.(error)
+	if p := firstErr.Load(); p != nil {
+		ferr = *p
 	}
 	if done.Load() == 0 {
 		return 0, failed.Load(), fmt.Errorf("no connection completed: %v", ferr)
@@ -273,7 +273,7 @@ func establish(e env, n, base int, exchange bool) (client, server []net.Conn, er
 	}
 	client = make([]net.Conn, n)
 	var next atomic.Int64
-	var firstErr atomic.Value
+	var firstErr atomic.Pointer[error] // the first failure, whatever its type
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Add(1)
@@ -288,7 +288,7 @@ func establish(e env, n, base int, exchange bool) (client, server []net.Conn, er
 				c, err := e.Dial(ctx, uint16(base+i/20000))
 				cancel()
 				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.CompareAndSwap(nil, &err)
 					return
 				}
 				client[i] = c
@@ -296,8 +296,8 @@ func establish(e env, n, base int, exchange bool) (client, server []net.Conn, er
 		}()
 	}
 	wg.Wait()
-	if v := firstErr.Load(); v != nil {
-		return nil, nil, fmt.Errorf("dial: %w", v.(error))
+	if p := firstErr.Load(); p != nil {
+		return nil, nil, fmt.Errorf("dial: %w", *p)
 	}
 	waitFor := time.Now().Add(10 * time.Second)
 	for {

@@ -499,23 +499,31 @@ func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, ecn wire.ECN
 		s.stats.BadTCPHeader++
 		return
 	}
-	if !nic.off.RxChecksumValid && !th.VerifyChecksum(src, dst) {
-		s.stats.BadTCPChecksum++
-		return
+	key := connKey{local: netip.AddrPortFrom(dst, th.DstPort()), remote: netip.AddrPortFrom(src, th.SrcPort())}
+	c := s.conns[key]
+	staged := false
+	if !nic.off.RxChecksumValid {
+		var ok bool
+		if ok, staged = verifyTCP(c, th, src, dst); !ok {
+			s.stats.BadTCPChecksum++
+			return
+		}
 	}
 	var seg tcp.Segment
 	if err := th.ParseOptions(&seg.Options); err != nil {
 		// RFC 9293 MUST-68/69: a malformed option list is treated as a bad
 		// segment and dropped.
+		if staged {
+			c.tcb.Unstage()
+		}
 		s.stats.BadTCPOptions++
 		return
 	}
 	seg.Seq, seg.Ack, seg.Flags, seg.Window, seg.Urgent = th.Seq(), th.Ack(), th.Flags(), th.Window(), th.Urgent()
 	seg.Payload = th.Payload()
 	seg.ECN = ecn // the IP header's ECN field (RFC 3168 5), for the engine
-	key := connKey{local: netip.AddrPortFrom(dst, th.DstPort()), remote: netip.AddrPortFrom(src, th.SrcPort())}
 
-	if c := s.conns[key]; c != nil {
+	if c != nil {
 		if !c.batched {
 			// One ACK for all this connection's segments in the batch
 			// (RFC 9293 MUST-59): released at the end of deliver.
@@ -557,6 +565,33 @@ func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, ecn wire.ECN
 		return
 	}
 	s.sendReset(nic, key, &seg)
+}
+
+// stageMin is the smallest payload whose checksum check is done while
+// copying it into the receive buffer (verifyTCP): below it the second pass
+// costs less than arranging the first.
+const stageMin = 512
+
+// verifyTCP checks the checksum of th, from src to dst (RFC 9293 3.1). For
+// a large payload of connection c it has the engine copy the payload into
+// place while summing it (tcp.TCB.StagePayload), and reports staged: the
+// segment must then be passed to c's Input, or the staging undone.
+func verifyTCP(c *conn, th wire.TCP, src, dst netip.Addr) (ok, staged bool) {
+	payload := th.Payload()
+	if c == nil || len(payload) < stageMin {
+		return th.VerifyChecksum(src, dst), false
+	}
+	hdr := th[:len(th)-len(payload)]
+	sum := wire.Checksum(hdr, wire.PseudoHeaderSum(wire.ProtoTCP, src, dst, len(th)))
+	sum, staged = c.tcb.StagePayload(th.Seq(), payload, sum)
+	if !staged {
+		return th.VerifyChecksum(src, dst), false
+	}
+	if wire.FoldChecksum(sum) != 0 {
+		c.tcb.Unstage()
+		return false, false
+	}
+	return true, true
 }
 
 func (s *Stack) findListener(local netip.AddrPort) *listener {

@@ -77,30 +77,28 @@ func ringIndex(head, off, n int) int {
 // The engine keeps the SYN and FIN, which occupy sequence space but no bytes,
 // out of it.
 type sendBuffer struct {
-	buf  []byte // ring, len == cap; nil when empty and shrunk
-	head int    // index of the byte at SND.UNA
-	n    int    // bytes held
-	lim  int    // capacity in bytes (SO_SNDBUF)
-	wrap []byte // scratch for a peek that wraps around the end of buf
+	buf  []byte  // ring, len == cap; nil when empty and shrunk
+	wrap *[]byte // scratch for a peek that wraps around the end of buf
+	// 32-bit indices (buffers stay far below 2 GiB) keep the TCB small.
+	head int32 // index of the byte at SND.UNA
+	n    int32 // bytes held
+	lim  int32 // capacity in bytes (SO_SNDBUF)
 }
 
 // setLimit sets the capacity in bytes (SO_SNDBUF). It may be set below Len;
 // the buffer then keeps what it holds and Free is 0 until enough is consumed.
 func (b *sendBuffer) setLimit(n int) {
-	if n < 0 {
-		n = 0
-	}
-	b.lim = n
+	b.lim = int32(clampBufferSize(n))
 }
 
-func (b *sendBuffer) limit() int { return b.lim }
+func (b *sendBuffer) limit() int { return int(b.lim) }
 
 // Len is the number of bytes held: unacknowledged plus unsent.
-func (b *sendBuffer) Len() int { return b.n }
+func (b *sendBuffer) Len() int { return int(b.n) }
 
 // Free is how many more bytes write accepts: limit - Len, never negative.
 func (b *sendBuffer) Free() int {
-	if f := b.lim - b.n; f > 0 {
+	if f := int(b.lim) - int(b.n); f > 0 {
 		return f
 	}
 	return 0
@@ -115,12 +113,13 @@ func (b *sendBuffer) write(p []byte) int {
 	if n == 0 {
 		return 0
 	}
-	if b.n+n > len(b.buf) {
-		b.buf = regrow(b.buf, b.head, b.n, b.n+n, b.lim)
+	held := int(b.n)
+	if held+n > len(b.buf) {
+		b.buf = regrow(b.buf, int(b.head), held, held+n, int(b.lim))
 		b.head = 0
 	}
-	ringWrite(b.buf, ringIndex(b.head, b.n, len(b.buf)), p[:n])
-	b.n += n
+	ringWrite(b.buf, ringIndex(int(b.head), held, len(b.buf)), p[:n])
+	b.n += int32(n)
 	return n
 }
 
@@ -131,20 +130,22 @@ func (b *sendBuffer) write(p []byte) int {
 // consume or shrink, and its capacity is cut so that appending to it cannot
 // scribble on the buffer.
 func (b *sendBuffer) peek(off, n int) []byte {
-	if off < 0 || off >= b.n || n <= 0 {
+	held := int(b.n)
+	if off < 0 || off >= held || n <= 0 {
 		return nil
 	}
-	if n > b.n-off {
-		n = b.n - off
+	if n > held-off {
+		n = held - off
 	}
-	s := ringIndex(b.head, off, len(b.buf))
+	s := ringIndex(int(b.head), off, len(b.buf))
 	if s+n <= len(b.buf) {
 		return b.buf[s : s+n : s+n]
 	}
-	if cap(b.wrap) < n {
-		b.wrap = make([]byte, n)
+	if b.wrap == nil || cap(*b.wrap) < n {
+		w := make([]byte, n)
+		b.wrap = &w
 	}
-	w := b.wrap[:n:n]
+	w := (*b.wrap)[:n:n]
 	ringRead(w, b.buf, s)
 	return w
 }
@@ -155,13 +156,13 @@ func (b *sendBuffer) consume(n int) {
 	if n <= 0 {
 		return
 	}
-	if n >= b.n {
+	if n >= int(b.n) {
 		// Empty: restart at the front.
 		b.head, b.n = 0, 0
 		return
 	}
-	b.head = ringIndex(b.head, n, len(b.buf))
-	b.n -= n
+	b.head = int32(ringIndex(int(b.head), n, len(b.buf)))
+	b.n -= int32(n)
 }
 
 // shrink releases the backing array and the scratch if the buffer is
@@ -174,7 +175,22 @@ func (b *sendBuffer) shrink() {
 }
 
 // memory is the size of the arrays held, in bytes.
-func (b *sendBuffer) memory() int { return cap(b.buf) + cap(b.wrap) }
+func (b *sendBuffer) memory() int {
+	if b.wrap != nil {
+		return cap(b.buf) + cap(*b.wrap)
+	}
+	return cap(b.buf)
+}
+
+// maxBufferSize bounds a buffer's limit, so that its 32-bit indices never
+// overflow (Linux caps socket buffers at INT_MAX too; tcp_rmem and
+// tcp_wmem default to a few MiB).
+const maxBufferSize = 1 << 30
+
+// clampBufferSize brings a requested limit into [0, maxBufferSize].
+func clampBufferSize(n int) int {
+	return min(max(n, 0), maxBufferSize)
+}
 
 // seqRange is a half-open range [start, end) of offsets.
 type seqRange struct{ start, end int }
@@ -194,18 +210,18 @@ const defaultMaxRanges = 64
 // received in order. The space the buffer can hold, and so the largest
 // window the engine may offer, is limit - readable().
 type recvBuffer struct {
-	buf  []byte // ring, len == cap; nil when empty and shrunk
-	head int    // index of the first unread in-order byte
-	r    int    // in-order bytes not read yet: RCV.NXT is at head+r
-
-	lim int
-
+	buf []byte // ring, len == cap; nil when empty and shrunk
 	// ranges are the out-of-order ranges, offsets relative to RCV.NXT,
 	// sorted, neither overlapping nor adjacent, none starting at 0. Its
 	// capacity is fixed at maxRanges+1 when first needed.
-	ranges    []seqRange
-	ooo       int // sum of the ranges' lengths
-	maxRanges int
+	ranges []seqRange
+
+	// 32-bit indices (buffers stay far below 2 GiB) keep the TCB small.
+	head      int32 // index of the first unread in-order byte
+	r         int32 // in-order bytes not read yet: RCV.NXT is at head+r
+	lim       int32
+	ooo       int32 // sum of the ranges' lengths
+	maxRanges int32
 	maxSet    bool // setMaxRanges was called (else defaultMaxRanges)
 }
 
@@ -213,16 +229,13 @@ type recvBuffer struct {
 // below what is held drops nothing; it only shrinks the space offered to new
 // data.
 func (b *recvBuffer) setLimit(n int) {
-	if n < 0 {
-		n = 0
-	}
-	b.lim = n
+	b.lim = int32(clampBufferSize(n))
 }
 
-func (b *recvBuffer) limit() int { return b.lim }
+func (b *recvBuffer) limit() int { return int(b.lim) }
 
 // readable is the number of in-order bytes waiting for the user.
-func (b *recvBuffer) readable() int { return b.r }
+func (b *recvBuffer) readable() int { return int(b.r) }
 
 // setMaxRanges bounds the number of separate out-of-order ranges kept
 // (Config.MaxOutOfOrder): reassembly state must stay bounded whatever a peer
@@ -234,13 +247,14 @@ func (b *recvBuffer) setMaxRanges(n int) {
 	if n < 0 {
 		n = 0
 	}
-	b.maxRanges, b.maxSet = n, true
+	b.maxRanges, b.maxSet = int32(n), true
 	for len(b.ranges) > n {
 		r := b.ranges[len(b.ranges)-1]
-		b.ooo -= r.end - r.start
+		b.ooo -= int32(r.end - r.start)
 		b.ranges = b.ranges[:len(b.ranges)-1]
 	}
-	if cap(b.ranges) < n+1 || cap(b.ranges) > 2*(n+1) {
+	if b.ranges != nil && (cap(b.ranges) < n+1 || cap(b.ranges) > 2*(n+1)) {
+		// (A buffer without a list gets one when it first needs it.)
 		b.ranges = append(make([]seqRange, 0, n+1), b.ranges...)
 	}
 	b.maybeReset()
@@ -250,12 +264,12 @@ func (b *recvBuffer) maxR() int {
 	if !b.maxSet {
 		return defaultMaxRanges
 	}
-	return b.maxRanges
+	return int(b.maxRanges)
 }
 
 // maybeReset moves the (empty) live region back to the front of the array.
 func (b *recvBuffer) maybeReset() {
-	if b.r == 0 && len(b.ranges) == 0 {
+	if int(b.r) == 0 && len(b.ranges) == 0 {
 		b.head = 0
 	}
 }
@@ -263,19 +277,19 @@ func (b *recvBuffer) maybeReset() {
 // read copies in-order bytes into p, drops them and returns how many.
 func (b *recvBuffer) read(p []byte) int {
 	n := b.peek(p)
-	b.head = ringIndex(b.head, n, len(b.buf))
-	b.r -= n
+	b.head = int32(ringIndex(int(b.head), n, len(b.buf)))
+	b.r -= int32(n)
 	b.maybeReset()
 	return n
 }
 
 // peek copies in-order bytes into p without dropping them (MSG_PEEK).
 func (b *recvBuffer) peek(p []byte) int {
-	n := min(len(p), b.r)
+	n := min(len(p), int(b.r))
 	if n == 0 {
 		return 0
 	}
-	ringRead(p[:n], b.buf, b.head)
+	ringRead(p[:n], b.buf, int(b.head))
 	return n
 }
 
@@ -288,8 +302,8 @@ func (b *recvBuffer) discard(n int) int {
 	if n <= 0 {
 		return 0
 	}
-	b.head = ringIndex(b.head, n, len(b.buf))
-	b.r -= n
+	b.head = int32(ringIndex(int(b.head), n, len(b.buf)))
+	b.r -= int32(n)
 	b.maybeReset()
 	return n
 }
@@ -315,7 +329,7 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 		p = p[-off:]
 		off = 0
 	}
-	space := b.lim - b.readable()
+	space := int(b.lim) - b.readable()
 	if off >= space || len(p) == 0 {
 		return 0, 0
 	}
@@ -345,12 +359,12 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 	if n := len(rs); n > 0 && rs[n-1].end > far {
 		far = rs[n-1].end
 	}
-	if b.r+far > len(b.buf) {
+	if int(b.r)+far > len(b.buf) {
 		liveEnd := 0 // offset just past the held out-of-order data
 		if n := len(rs); n > 0 {
 			liveEnd = rs[n-1].end
 		}
-		b.buf = regrow(b.buf, b.head, b.r+liveEnd, b.r+far, b.lim)
+		b.buf = regrow(b.buf, int(b.head), int(b.r)+liveEnd, int(b.r)+far, int(b.lim))
 		b.head = 0
 	}
 
@@ -359,7 +373,7 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 	for k := i; k < j; k++ {
 		if rs[k].start > pos {
 			b.store(pos, p[pos-off:rs[k].start-off])
-			b.ooo += rs[k].start - pos
+			b.ooo += int32(rs[k].start - pos)
 		}
 		if rs[k].end > pos {
 			pos = rs[k].end
@@ -367,7 +381,7 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 	}
 	if pos < end {
 		b.store(pos, p[pos-off:])
-		b.ooo += end - pos
+		b.ooo += int32(end - pos)
 	}
 
 	// Replace ranges[i:j] with their union with [off, end).
@@ -396,8 +410,8 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 	// In-order data: advance RCV.NXT and rebase the remaining ranges.
 	if b.ranges[0].start == 0 {
 		advanced = b.ranges[0].end
-		b.ooo -= advanced
-		b.r += advanced
+		b.ooo -= int32(advanced)
+		b.r += int32(advanced)
 		n := copy(b.ranges, b.ranges[1:])
 		b.ranges = b.ranges[:n]
 		for k := range b.ranges {
@@ -410,7 +424,7 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 
 // store copies p to offset off relative to RCV.NXT (the ring has room).
 func (b *recvBuffer) store(off int, p []byte) {
-	ringWrite(b.buf, ringIndex(b.head, b.r+off, len(b.buf)), p)
+	ringWrite(b.buf, ringIndex(int(b.head), int(b.r)+off, len(b.buf)), p)
 }
 
 // oooRanges returns the out-of-order ranges, offsets relative to RCV.NXT,
@@ -420,7 +434,7 @@ func (b *recvBuffer) store(off int, p []byte) {
 func (b *recvBuffer) oooRanges() []seqRange { return b.ranges }
 
 // oooBytes is the number of out-of-order bytes held.
-func (b *recvBuffer) oooBytes() int { return b.ooo }
+func (b *recvBuffer) oooBytes() int { return int(b.ooo) }
 
 // dropOutOfOrder forgets all out-of-order data, as Linux's tcp_prune_ofo_queue
 // does when memory is short. RFC 2018 8 allows a receiver to discard data it
@@ -435,7 +449,7 @@ func (b *recvBuffer) dropOutOfOrder() {
 // shrink releases the backing array (and the range list) if the buffer holds
 // nothing, so an idle connection holds no buffer memory.
 func (b *recvBuffer) shrink() {
-	if b.r == 0 && len(b.ranges) == 0 {
+	if int(b.r) == 0 && len(b.ranges) == 0 {
 		b.buf, b.head, b.ranges = nil, 0, nil
 	}
 }

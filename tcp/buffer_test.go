@@ -267,11 +267,11 @@ func TestSendBuffer_Property(t *testing.T) {
 				if b.Len() != len(model) || b.limit() != limit || b.Free() != max(limit-len(model), 0) {
 					t.Fatalf("Len %d Free %d limit %d; model len %d limit %d", b.Len(), b.Free(), b.limit(), len(model), limit)
 				}
-				if !bytes.Equal(ringBytes(b.buf, b.head, 0, b.Len()), model) {
+				if !bytes.Equal(ringBytes(b.buf, int(b.head), 0, b.Len()), model) {
 					t.Fatal("content differs from model")
 				}
-				if len(b.buf) > maxLimit || cap(b.wrap) > maxLimit {
-					t.Fatalf("ring %d, scratch %d: above the limit %d", len(b.buf), cap(b.wrap), maxLimit)
+				if len(b.buf) > maxLimit || b.memory()-len(b.buf) > maxLimit {
+					t.Fatalf("ring %d, scratch %d: above the limit %d", len(b.buf), b.memory()-len(b.buf), maxLimit)
 				}
 			},
 		})
@@ -726,11 +726,11 @@ func TestRecvBuffer_Property(t *testing.T) {
 					t.Fatalf("range list capacity %d grew beyond %d", cap(b.ranges), maxR+1)
 				}
 				// White box: every held byte is at its position and correct.
-				if !bytes.Equal(ringBytes(b.buf, b.head, 0, b.r), testStream(m.read, m.nxt-m.read)) {
+				if !bytes.Equal(ringBytes(b.buf, int(b.head), 0, int(b.r)), testStream(m.read, m.nxt-m.read)) {
 					t.Fatal("in-order bytes differ")
 				}
 				for _, r := range got {
-					if !bytes.Equal(ringBytes(b.buf, b.head, b.r+r.start, r.end-r.start), testStream(m.nxt+r.start, r.end-r.start)) {
+					if !bytes.Equal(ringBytes(b.buf, int(b.head), int(b.r)+r.start, r.end-r.start), testStream(m.nxt+r.start, r.end-r.start)) {
 						t.Fatalf("out-of-order bytes %v differ", r)
 					}
 				}

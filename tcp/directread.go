@@ -34,14 +34,14 @@ func (t *TCB) LendRead(p []byte) bool {
 	if len(p) == 0 || t.lent != nil || t.rcvBuf.readable() > 0 {
 		return false
 	}
-	t.lent, t.lentN = p, 0
+	t.lent, t.lentN = p[:min(len(p), maxBufferSize)], 0 // lentN is 32 bits
 	return true
 }
 
 // ReturnRead ends the loan of LendRead and returns how many bytes were
 // placed at the start of the buffer.
 func (t *TCB) ReturnRead() int {
-	n := t.lentN
+	n := int(t.lentN)
 	t.lent, t.lentN = nil, 0
 	if n > 0 {
 		t.rcvSpaceAdjust()
@@ -53,11 +53,11 @@ func (t *TCB) ReturnRead() int {
 // the lent buffer and returns how many bytes it took. RCV.NXT is the
 // caller's to advance.
 func (t *TCB) deliverDirect(p []byte) int {
-	if t.lentN >= len(t.lent) || t.readShut || t.rcvFin || t.rcvUrg ||
+	if int(t.lentN) >= len(t.lent) || t.readShut || t.rcvFin || t.rcvUrg ||
 		t.rcvBuf.readable() > 0 || t.rcvBuf.oooBytes() > 0 {
 		return 0
 	}
 	n := copy(t.lent[t.lentN:], p)
-	t.lentN += n
+	t.lentN += int32(n)
 	return n
 }

@@ -219,36 +219,18 @@ func (t *TCB) ecnCheckCE() {
 	switch t.rxECN {
 	case wire.NotECT:
 		if t.ecnFlags&ecnSeen != 0 {
-			t.ecnQuickAckMode(2)
+			t.enterQuickAckMode(2)
 		}
 	case wire.CE:
 		t.st().CEReceived++
 		if t.ecnFlags&ecnDemandCWR == 0 {
-			t.ecnQuickAckMode(2)
+			t.enterQuickAckMode(2)
 			t.ecnFlags |= ecnDemandCWR
 		}
 		t.ecnFlags |= ecnSeen
 	default:
 		t.ecnFlags |= ecnSeen
 	}
-}
-
-// ecnQuickAckMode is Linux's tcp_enter_quickack_mode: acknowledge up to max
-// segments at once (fewer if the window holds fewer than two full ones per
-// ACK) and leave interactive (pingpong) mode.
-func (t *TCB) ecnQuickAckMode(max int) {
-	n := 0
-	if t.rcvMSS > 0 && seqGT(t.rcvAdv, t.lastAckSent) {
-		n = int(t.rcvAdv-t.lastAckSent) / (2 * t.rcvMSS)
-	}
-	if n == 0 {
-		n = 2
-	}
-	n = min(n, max)
-	if n > t.quickAcks {
-		t.quickAcks = n
-	}
-	t.pingpong = false
 }
 
 // ecnDeliveredCE is tcpi_delivered_ce.

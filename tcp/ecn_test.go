@@ -378,9 +378,11 @@ func TestRFC3168_6_1_3_ReceiverEchoesCE(t *testing.T) {
 		// The peer's CWR on a pure ACK ends the echo (Linux accepts CWR on
 		// pure ACKs); nothing is sent in reply to a pure ACK.
 		ecnIn("0.450", "W. 5401:5401(0) ack 1006 win 502"),
+		// The delayed ACK at 0.360 fired before more data came: ato
+		// doubled to 80 ms (Linux's tcp_delack_timer_handler, quickack.go).
 		ecnIn("0.500", "[ect0] . 5401:5501(100) ack 1006 win 502"),
-		stQuiet("0.539"),
-		ecnOut("0.540", ". 1006:1006(0) ack 5501 win 502"),
+		stQuiet("0.579"),
+		ecnOut("0.580", ". 1006:1006(0) ack 5501 win 502"),
 		// CE again: echo again; a CWR on data is acknowledged at once and
 		// ends the echo.
 		ecnIn("0.600", "[ce] . 5501:5601(100) ack 1006 win 502"),

@@ -18,18 +18,18 @@ func (t *TCB) SeqInFlight(seq uint32) bool {
 // deadline; ok is false when none is pending.
 func (t *TCB) TimerName() (name string, at Time, ok bool) {
 	switch {
-	case t.closeTimer.on && t.state == TimeWait:
-		return "timewait", t.closeTimer.at, true
-	case t.rtxTimer.on && t.persist:
-		return "persist", t.rtxTimer.at, true
-	case t.rtxTimer.on:
-		return "on", t.rtxTimer.at, true
-	case t.keepTimer.on:
-		return "keepalive", t.keepTimer.at, true
-	case t.closeTimer.on:
-		return "timewait", t.closeTimer.at, true
-	case t.delAck.on:
-		return "delack", t.delAck.at, true
+	case t.closeTimer.on() && t.state == TimeWait:
+		return "timewait", t.closeTimer.at(), true
+	case t.rtxTimer.on() && t.persist:
+		return "persist", t.rtxTimer.at(), true
+	case t.rtxTimer.on():
+		return "on", t.rtxTimer.at(), true
+	case t.keepTimer.on():
+		return "keepalive", t.keepTimer.at(), true
+	case t.closeTimer.on():
+		return "timewait", t.closeTimer.at(), true
+	case t.delAck.on():
+		return "delack", t.delAck.at(), true
 	}
 	return "", 0, false
 }

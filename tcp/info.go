@@ -179,7 +179,7 @@ func (t *TCB) Info() Info {
 		SndWscale:     t.sndWscale,
 		RcvWscale:     t.rcvWscale,
 		RTO:           t.rtoBackedOff(),
-		ATO:           t.cfg.DelAckMin,
+		ATO:           t.ato,
 		SndMSS:        mss,
 		RcvMSS:        t.rcvMSS,
 		Unacked:       t.packetsInFlightSafe(),

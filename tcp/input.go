@@ -28,6 +28,7 @@ func (t *TCB) Input(now Time, seg *Segment) {
 		t.lastRecv = now
 		t.inputSynchronized(seg)
 	}
+	t.stagedFor, t.stagedN = nil, 0 // rxstage.go: the packet's memory is the caller's again
 }
 
 // InputBatch processes segments that arrived together (one read from the
@@ -228,7 +229,6 @@ func (t *TCB) inputSynSent(seg *Segment) {
 		t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
 		t.setState(Established, CauseSynAckReceived)
 		t.expandSndBuf()
-		t.quickAcks = t.cfg.QuickAcks
 		if len(seg.Payload) > 0 {
 			t.acceptData(seg.Seq+1, seg.Payload)
 		}
@@ -490,8 +490,10 @@ func (t *TCB) dupAck(seg *Segment) {
 	}
 	if len(seg.Payload) > 0 && seqLT(seg.Seq, t.rcvNxt) {
 		// Old data again: our ACK was lost or the sender retransmitted
-		// needlessly; the DSACK tells it which (RFC 2883 4).
+		// needlessly; the DSACK tells it which (RFC 2883 4), and quick
+		// ACKs follow (Linux's tcp_send_dupack, quickack.go).
 		t.setDSACK(seg.Seq, seg.Seq+uint32(len(seg.Payload)))
+		t.enterQuickAckMode(t.cfg.QuickAcks)
 	}
 	t.sendAck()
 }
@@ -569,7 +571,6 @@ func (t *TCB) processAck(seg *Segment) bool {
 		t.sndWnd = uint32(seg.Window) << t.sndWscale
 		t.maxSndWnd = t.sndWnd
 		t.sndWl1, t.sndWl2 = seg.Seq, ack
-		t.quickAcks = t.cfg.QuickAcks
 		if t.state == FinWait1 {
 			// The FIN went out in SYN_RCVD; the handshake is complete now
 			// and the ACK goes on to be checked against our FIN below. The
@@ -792,6 +793,7 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 		if skip >= uint32(len(p)) {
 			t.st().DuplicateData++
 			t.ackPending = true
+			t.enterQuickAckMode(t.cfg.QuickAcks)
 			t.quickAck()
 			return
 		}
@@ -809,6 +811,7 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	if off >= wnd {
 		t.st().DataBeyondWindow++
 		t.ackPending = true
+		t.enterQuickAckMode(t.cfg.QuickAcks)
 		t.quickAck()
 		return
 	}
@@ -837,7 +840,12 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	if off == 0 && t.lent != nil {
 		direct = t.deliverDirect(p)
 	}
-	advanced, stored := t.rcvBuf.write(int(off), p[direct:])
+	var advanced, stored int
+	if staged := t.stagedPrefix(p); staged > 0 && off == 0 && direct == 0 {
+		advanced, stored = t.rcvBuf.writeStaged(p, staged)
+	} else {
+		advanced, stored = t.rcvBuf.write(int(off), p[direct:])
+	}
 	advanced += direct
 	stored += direct
 	t.info.dataSegsIn++
@@ -854,6 +862,7 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 		return
 	}
 	hadGap := t.rcvBuf.oooBytes() > 0 || advanced > len(p)
+	t.dataRecvAckMode()
 	t.lastDataRecv = t.now
 	t.rcvNxt += uint32(advanced)
 	t.info.bytesReceived += uint64(advanced)
@@ -973,9 +982,7 @@ func (t *TCB) ackIfNeeded() {
 		t.sendAck()
 		return
 	}
-	if !t.delAck.on {
-		t.delAck.set(t.now + t.cfg.DelAckMin)
-	}
+	t.armDelAck()
 }
 
 // inputTimeWait: a retransmitted FIN is acknowledged again and restarts the
@@ -987,7 +994,7 @@ func (t *TCB) inputTimeWait(seg *Segment) {
 	tw, _ := t.TimeWaitRecord()
 	reply, send, v := tw.Input(t.now, t.cfg, seg)
 	t.tsRecent, t.tsRecentT = tw.TSRecent, tw.TSRecentAt
-	if tw.Expires != t.closeTimer.at {
+	if tw.Expires != t.closeTimer.at() {
 		t.closeTimer.set(tw.Expires)
 	}
 	f := seg.Flags

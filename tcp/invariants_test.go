@@ -71,7 +71,7 @@ func checkInvariants(t *TCB) error {
 	if rb.memory() > 2*rb.limit() {
 		return fmt.Errorf("%v: receive buffer memory %d above twice the limit %d", st, rb.memory(), rb.limit())
 	}
-	if rb.head < 0 || (rb.head >= len(rb.buf) && rb.head != 0) || rb.r > len(rb.buf) {
+	if rb.head < 0 || (int(rb.head) >= len(rb.buf) && rb.head != 0) || int(rb.r) > len(rb.buf) {
 		return fmt.Errorf("%v: receive buffer ring head %d readable %d len %d", st, rb.head, rb.r, len(rb.buf))
 	}
 	rs := rb.oooRanges()
@@ -89,7 +89,7 @@ func checkInvariants(t *TCB) error {
 	if sum != rb.oooBytes() {
 		return fmt.Errorf("%v: out-of-order ranges hold %d bytes, counter says %d", st, sum, rb.oooBytes())
 	}
-	if len(rs) > 0 && rb.r+rs[len(rs)-1].end > len(rb.buf) {
+	if len(rs) > 0 && int(rb.r)+rs[len(rs)-1].end > len(rb.buf) {
 		return fmt.Errorf("%v: out-of-order data beyond what the ring holds", st)
 	}
 
@@ -157,31 +157,31 @@ func checkInvariants(t *TCB) error {
 	}
 
 	// Timers.
-	anyTimer := t.rtxTimer.on || t.delAck.on || t.keepTimer.on || t.closeTimer.on || t.reclaim.on
+	anyTimer := t.rtxTimer.on() || t.delAck.on() || t.keepTimer.on() || t.closeTimer.on() || t.reclaim.on()
 	switch st {
 	case Closed, Listen:
 		if anyTimer {
-			return fmt.Errorf("%v with a timer running (rtx %v delack %v keep %v close %v reclaim %v)", st, t.rtxTimer.on, t.delAck.on, t.keepTimer.on, t.closeTimer.on, t.reclaim.on)
+			return fmt.Errorf("%v with a timer running (rtx %v delack %v keep %v close %v reclaim %v)", st, t.rtxTimer.on(), t.delAck.on(), t.keepTimer.on(), t.closeTimer.on(), t.reclaim.on())
 		}
 	case TimeWait:
-		if !t.closeTimer.on || t.rtxTimer.on || t.delAck.on || t.keepTimer.on || t.reclaim.on {
-			return fmt.Errorf("TIME_WAIT timers: want only the 2MSL one (rtx %v delack %v keep %v close %v reclaim %v)", t.rtxTimer.on, t.delAck.on, t.keepTimer.on, t.closeTimer.on, t.reclaim.on)
+		if !t.closeTimer.on() || t.rtxTimer.on() || t.delAck.on() || t.keepTimer.on() || t.reclaim.on() {
+			return fmt.Errorf("TIME_WAIT timers: want only the 2MSL one (rtx %v delack %v keep %v close %v reclaim %v)", t.rtxTimer.on(), t.delAck.on(), t.keepTimer.on(), t.closeTimer.on(), t.reclaim.on())
 		}
 	case SynSent, SynReceived:
-		if !t.rtxTimer.on || t.persist {
+		if !t.rtxTimer.on() || t.persist {
 			return fmt.Errorf("%v without the SYN retransmission timer", st)
 		}
 	}
-	if t.persist && !t.rtxTimer.on {
+	if t.persist && !t.rtxTimer.on() {
 		return fmt.Errorf("%v: persist mode without the timer", st)
 	}
-	if t.closeTimer.on && st != TimeWait && st != FinWait2 {
+	if t.closeTimer.on() && st != TimeWait && st != FinWait2 {
 		return fmt.Errorf("%v with the 2MSL/FIN_WAIT_2 timer running", st)
 	}
-	if last := max(t.sndDrained, t.rcvDrained); t.reclaim.on && last+reclaimDelay < t.reclaim.at {
-		return fmt.Errorf("%v: reclaim timer at %v, later than the last drain %v allows", st, t.reclaim.at, last)
+	if last := max(t.sndDrained, t.rcvDrained); t.reclaim.on() && last+reclaimDelay < t.reclaim.at() {
+		return fmt.Errorf("%v: reclaim timer at %v, later than the last drain %v allows", st, t.reclaim.at(), last)
 	}
-	if t.keepTimer.on && !t.keepAlive {
+	if t.keepTimer.on() && !t.keepAlive {
 		return fmt.Errorf("%v: keep-alive timer without SO_KEEPALIVE", st)
 	}
 	switch st {
@@ -189,19 +189,19 @@ func checkInvariants(t *TCB) error {
 		// RFC 6298 5.1: outstanding data keeps the retransmission timer
 		// running; data or a FIN waiting to go out keeps it (or the persist
 		// timer) running too, so that the connection cannot stall.
-		if t.sndUna != t.sndMax && (!t.rtxTimer.on || t.persist) {
+		if t.sndUna != t.sndMax && (!t.rtxTimer.on() || t.persist) {
 			return fmt.Errorf("%v: %d sequence numbers outstanding, no retransmission timer (persist %v)", st, t.sndMax-t.sndUna, t.persist)
 		}
 		unsent := int32(t.sndBufSeq + uint32(t.sndBuf.Len()) - t.sndNxt)
 		finWaiting := t.finQueued && !t.finSent
-		if (unsent > 0 || finWaiting) && !t.rtxTimer.on && !t.cork {
+		if (unsent > 0 || finWaiting) && !t.rtxTimer.on() && !t.cork {
 			return fmt.Errorf("%v: %d bytes unsent (FIN waiting %v), no timer (SND.WND %d cwnd %d)", st, unsent, finWaiting, t.sndWnd, t.ccs.Cwnd)
 		}
-		if t.ackPending && !t.delAck.on {
+		if t.ackPending && !t.delAck.on() {
 			return fmt.Errorf("%v: an ACK is owed but neither sent nor scheduled", st)
 		}
 	case FinWait2:
-		if t.ackPending && !t.delAck.on {
+		if t.ackPending && !t.delAck.on() {
 			return fmt.Errorf("%v: an ACK is owed but neither sent nor scheduled", st)
 		}
 	}

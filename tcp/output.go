@@ -64,12 +64,10 @@ func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
 	}
 	if flags&wire.FlagACK != 0 {
 		t.lastAckSent = t.rcvNxt
+		t.ackSentQuickAck(t.ackPending)
 		t.ackPending = false
 		t.segsUnAck = 0
 		t.delAck.stop()
-		if t.quickAcks > 0 {
-			t.quickAcks--
-		}
 	}
 	t.info.segsOut++
 	t.out.Segment(s)
@@ -134,7 +132,7 @@ func (t *TCB) sendSYN(ack bool) {
 	if seqLT(t.sndMax, t.sndNxt) {
 		t.sndMax = t.sndNxt
 	}
-	if !t.rtxTimer.on {
+	if !t.rtxTimer.on() {
 		t.armRTO()
 	}
 	if !t.rttTiming && t.retrans == 0 {
@@ -347,7 +345,7 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 		end++
 	}
 	retransmission := seqLT(seq, t.sndMax)
-	if t.sndNxt == t.sndUna && !t.rtxTimer.on {
+	if t.sndNxt == t.sndUna && !t.rtxTimer.on() {
 		// Sending with nothing in flight (Linux CA_EVENT_TX_START, on
 		// every such transmission): cc learns the idle time, e.g. CUBIC
 		// moves its epoch (RFC 9438 5.8). The window restart after idle
@@ -388,7 +386,7 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 	if !retransmission && !t.rttTiming && !t.tsOK {
 		t.rttTiming, t.rttSeq, t.rttStart = true, seq, t.now
 	}
-	if !t.rtxTimer.on || t.persist {
+	if !t.rtxTimer.on() || t.persist {
 		t.armRTO()
 	}
 }
@@ -420,7 +418,7 @@ func (t *TCB) retransmitHead() {
 // nothing is in flight and the peer's window is too small to send it
 // (RFC 9293 3.8.6.1).
 func (t *TCB) armPersistIfNeeded() {
-	if t.sndNxt != t.sndUna || t.rtxTimer.on && !t.persist {
+	if t.sndNxt != t.sndUna || t.rtxTimer.on() && !t.persist {
 		return
 	}
 	waiting := t.sndBuf.Len() > t.dataInFlight() || (t.finQueued && !t.finSent)
@@ -431,7 +429,7 @@ func (t *TCB) armPersistIfNeeded() {
 		}
 		return
 	}
-	if t.persist && t.rtxTimer.on {
+	if t.persist && t.rtxTimer.on() {
 		return
 	}
 	t.persist = true

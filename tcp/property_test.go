@@ -124,8 +124,8 @@ func (n *simNet) dump() string {
 		fmt.Fprintf(&sb, "%s: %v una %d nxt %d max %d wnd %d buf %d (seq %d) rcvnxt %d adv %d readable %d ooo %d cwnd %d ssthresh %d srtt %v rttvar %v rto %v backoff %d rtx %v@%v persist %v delack %v close %v@%v app: written %d/%d recv %d eof %v shut %v closed %v\n",
 			e.name, t.state, t.sndUna, t.sndNxt, t.sndMax, t.sndWnd, t.sndBuf.Len(), t.sndBufSeq, t.rcvNxt, t.rcvAdv,
 			t.rcvBuf.readable(), t.rcvBuf.oooBytes(), t.ccs.Cwnd, t.ccs.Ssthresh, t.rtt.srtt(), t.rtt.rttvar(), t.rtt.rto(), t.backoff,
-			t.rtxTimer.on, t.rtxTimer.at, t.persist, t.delAck.on,
-			t.closeTimer.on, t.closeTimer.at, e.written, len(e.send), e.recv, e.eof, e.shutWr, e.closed)
+			t.rtxTimer.on(), t.rtxTimer.at(), t.persist, t.delAck.on(),
+			t.closeTimer.on(), t.closeTimer.at(), e.written, len(e.send), e.recv, e.eof, e.shutWr, e.closed)
 	}
 	return sb.String()
 }

@@ -82,39 +82,40 @@ func TestRcvRTT_PerWindow(t *testing.T) {
 		stEv(stChange(SynSent, Established, CauseSynAckReceived)),
 		// The first data starts a measurement: it ends when RCV.NXT
 		// reaches 6461 + 2944 (the window of the last ACK) = 9405.
+		// The window holds one pair of full segments: one quick ACK
+		// (Linux's tcp_incr_quickack, quickack.go), then an ACK per two
+		// segments, or a window update when a read frees enough space
+		// (Linux's tcp_cleanup_rbuf).
 		stData("0.200", 5001, 1460, 0, 0),
 		stOut("+0", ". 1001:1001(0) ack 6461 win 27"),
 		stRead("+0", fill, nil),
 		stData("0.250", 6461, 1460, 0, 0),
-		stOut("+0", ". 1001:1001(0) ack 7921 win 27"),
 		stRead("+0", fill, nil),
+		stOut("+0", ". 1001:1001(0) ack 7921 win 32"),
 		stRcvRTT("+0", 0),
 		stData("0.320", 7921, 1460, 0, 0),
-		stOut("+0", ". 1001:1001(0) ack 9381 win 27"),
 		stRead("+0", fill, nil),
 		stRcvRTT("+0", 0),
 		// 10841 >= 9405: 130 ms since 0.200; the next measurement ends
 		// at 10841 + 3456 = 14297.
 		stData("0.330", 9381, 1460, 0, 0),
-		stOut("+0", ". 1001:1001(0) ack 10841 win 27"),
+		stOut("+0", ". 1001:1001(0) ack 10841 win 27"), // two full segments
 		stRead("+0", fill, nil),
 		stRcvRTT("+0", 130*time.Millisecond),
 		stData("0.400", 10841, 1460, 0, 0),
-		stOut("+0", ". 1001:1001(0) ack 12301 win 27"),
 		stRead("+0", fill, nil),
+		stOut("+0", ". 1001:1001(0) ack 12301 win 32"),
 		stData("0.410", 12301, 1460, 0, 0),
-		stOut("+0", ". 1001:1001(0) ack 13761 win 27"),
 		stRead("+0", fill, nil),
 		stData("0.420", 13761, 1460, 0, 0),
-		stOut("+0", ". 1001:1001(0) ack 15221 win 27"),
+		stOut("+0", ". 1001:1001(0) ack 15221 win 27"), // two full segments
 		stRead("+0", fill, nil),
 		// 90 ms: smaller, taken; then a slower window (210 ms) is not.
 		stRcvRTT("+0", 90*time.Millisecond),
 		stData("0.500", 15221, 1460, 0, 0),
-		stOut("+0", ". 1001:1001(0) ack 16681 win 27"),
 		stRead("+0", fill, nil),
+		stOut("+0", ". 1001:1001(0) ack 16681 win 32"),
 		stData("0.620", 16681, 1460, 0, 0),
-		stOut("+0", ". 1001:1001(0) ack 18141 win 27"),
 		stRead("+0", fill, nil),
 		stData("0.630", 18141, 1460, 0, 0),
 		stOut("+0", ". 1001:1001(0) ack 19601 win 27"),

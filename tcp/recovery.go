@@ -627,7 +627,7 @@ func (t *TCB) xmitRetransmitQueue() {
 			rearm = true
 		}
 	}
-	if rearm && !(t.rtxTimer.on && t.rtxKind == rtxKindReo) || t.rtxTimer.on && t.rtxKind == rtxKindTLP && t.ca >= caRecovery {
+	if rearm && !(t.rtxTimer.on() && t.rtxKind == rtxKindReo) || t.rtxTimer.on() && t.rtxKind == rtxKindTLP && t.ca >= caRecovery {
 		// The oldest segment went again: its timeout starts afresh
 		// (RFC 6298 5.3; no loss probe during recovery, RFC 8985 7.2).
 		t.armRTO()
@@ -702,7 +702,7 @@ func (t *TCB) retransmitSeg(i int) bool {
 		// 6298 3).
 		t.rttTiming = false
 	}
-	if !t.rtxTimer.on {
+	if !t.rtxTimer.on() {
 		t.armRTO()
 	}
 	return true
@@ -849,15 +849,21 @@ func (t *TCB) setXmitTimer(ai *ackInfo, reoWait time.Duration) {
 		t.rtxTimer.set(t.now + reoWait)
 		return
 	}
-	if !ai.unaAdvanced && t.rtxTimer.on && !t.persist && !(t.rtxKind == rtxKindReo) {
+	if !ai.unaAdvanced && t.rtxTimer.on() && !t.persist && !(t.rtxKind == rtxKindReo) {
 		// Nothing new acknowledged: the running timer stands (RFC 6298
 		// 5.3 restarts it only for ACKs of new data).
 		return
 	}
 	if t.tlpAllowed() {
+		// After an ACK the probe is also due no later than the oldest
+		// segment's RTO (Linux tcp_schedule_loss_probe, advanced).
+		pto := t.tlpTimeout()
+		if d := t.rtoDelta(); d > 0 && d < pto {
+			pto = d
+		}
 		t.rtxKind = rtxKindTLP
 		t.persist = false
-		t.rtxTimer.set(t.now + t.tlpTimeout())
+		t.rtxTimer.set(t.now + pto)
 		return
 	}
 	t.armRTO()
@@ -870,12 +876,12 @@ func (t *TCB) scheduleLossProbe() {
 	if !t.tlpAllowed() || t.persist {
 		return
 	}
-	if t.rtxTimer.on && t.rtxKind == rtxKindReo {
+	if t.rtxTimer.on() && t.rtxKind == rtxKindReo {
 		return
 	}
 	pto := t.tlpTimeout()
-	if t.rtxTimer.on && t.rtxKind == rtxKindRTO {
-		if left := t.rtxTimer.at - t.now; left < pto {
+	if t.rtxTimer.on() && t.rtxKind == rtxKindRTO {
+		if left := t.rtxTimer.at() - t.now; left < pto {
 			pto = left
 		}
 	}
@@ -902,7 +908,7 @@ func (t *TCB) reoTimeout() {
 		t.rtxTimer.set(t.now + wait)
 		return
 	}
-	if q.packetsOut() > 0 && !t.rtxTimer.on {
+	if q.packetsOut() > 0 && !t.rtxTimer.on() {
 		t.armRTO()
 	}
 }

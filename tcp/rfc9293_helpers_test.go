@@ -204,12 +204,14 @@ func (r *r9) count(kind EventKind) int {
 // exhaustQuickAcks feeds one-byte segments until the engine stops
 // acknowledging each one at once (it leaves Linux's initial quick-ACK mode),
 // then lets the delayed ACK go and reads the data, so that later segments
-// meet the ordinary delayed-ACK rules.
+// meet the ordinary delayed-ACK rules. It waits 100 ms, less than the
+// RTO: after a longer silence the engine would go back to quick ACKs
+// (quickack.go).
 func (r *r9) exhaustQuickAcks() {
 	r.t.Helper()
 	for i := 0; i < 64; i++ {
 		if out := r.peer(wire.FlagACK|wire.FlagPSH, "q"); len(out) == 0 {
-			r.runSegs(time.Second)
+			r.runSegs(100 * time.Millisecond)
 			readAll(r.e, r.now)
 			r.e.rec.take()
 			return

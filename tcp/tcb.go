@@ -12,16 +12,20 @@ import (
 
 // timer is one of the TCB's deadlines.
 type timer struct {
-	at Time
-	on bool
+	// v is the deadline's bitwise complement, so that the zero timer is
+	// off without a flag of its own (8 bytes instead of 16: a TCB has five
+	// timers). Deadlines are never negative, so no deadline maps to 0.
+	v Time
 }
 
-func (tm *timer) set(at Time)           { tm.at, tm.on = at, true }
-func (tm *timer) stop()                 { tm.on = false }
-func (tm *timer) expired(now Time) bool { return tm.on && tm.at <= now }
+func (tm *timer) set(at Time)           { tm.v = ^max(at, 0) }
+func (tm *timer) stop()                 { tm.v = 0 }
+func (tm *timer) on() bool              { return tm.v != 0 }
+func (tm *timer) at() Time              { return ^tm.v }
+func (tm *timer) expired(now Time) bool { return tm.on() && tm.at() <= now }
 func (tm *timer) earlier(at Time, ok bool) (Time, bool) {
-	if tm.on && (!ok || tm.at < at) {
-		return tm.at, true
+	if tm.on() && (!ok || tm.at() < at) {
+		return tm.at(), true
 	}
 	return at, ok
 }
@@ -71,8 +75,13 @@ type TCB struct {
 	rcvBuf recvBuffer
 	// lent is a blocked reader's buffer, lentN the bytes placed in it
 	// (directread.go).
-	lent  []byte
-	lentN int
+	lent []byte
+	// stagedFor is the first byte of a payload StagePayload copied into
+	// the receive buffer, stagedN how many bytes (rxstage.go); valid until
+	// Input returns.
+	stagedFor *byte
+	lentN     int32
+	stagedN   int32
 
 	// Errors: err is reported once to the next user call, then dead tells
 	// later calls the connection is gone.
@@ -119,7 +128,8 @@ type TCB struct {
 
 	// Delayed ACK.
 	quickAcks int
-	segsUnAck int // full-sized segments received since the last ACK
+	ato       time.Duration // the delayed-ACK timeout (icsk_ack.ato, quickack.go); 0 before data
+	segsUnAck int           // full-sized segments received since the last ACK
 
 	// Rate limiting of out-of-window ACKs and challenge ACKs (RFC 5961 7).
 	lastOOWAck Time

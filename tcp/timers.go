@@ -51,6 +51,7 @@ func (t *TCB) Tick(now Time) {
 	if t.delAck.expired(now) {
 		t.delAck.stop()
 		if t.ackPending {
+			t.delAckMissed()
 			t.sendAck()
 		}
 	}
@@ -87,7 +88,7 @@ func (t *TCB) bufferDrained(snd bool) {
 		}
 		return
 	}
-	if !t.reclaim.on {
+	if !t.reclaim.on() {
 		t.reclaim.set(t.now + reclaimDelay)
 	}
 }

@@ -50,7 +50,7 @@ func (t *TCB) TimeWaitRecord() (TimeWaitRecord, bool) {
 		TSRecent:   t.tsRecent,
 		TSOffset:   t.tsOffset,
 		TSRecentAt: t.tsRecentT,
-		Expires:    t.closeTimer.at,
+		Expires:    t.closeTimer.at(),
 		Window:     uint16(w),
 		TSOK:       t.tsOK,
 	}, true

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"math/rand"
 	"net/netip"
 	"testing"
@@ -21,6 +22,71 @@ func benchChecksum(b *testing.B, n int) {
 func BenchmarkChecksum64(b *testing.B)   { benchChecksum(b, 64) }
 func BenchmarkChecksum1500(b *testing.B) { benchChecksum(b, 1500) }
 func BenchmarkChecksum64K(b *testing.B)  { benchChecksum(b, 65535) }
+
+// The portable Go loop on its own (the fallback without AVX2, on other
+// GOARCHes and under purego).
+func benchChecksumGeneric(b *testing.B, n int) {
+	buf := make([]byte, n)
+	rand.New(rand.NewSource(int64(n))).Read(buf)
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		sink += checksumGeneric(buf, 0)
+	}
+}
+
+func BenchmarkChecksumGeneric64(b *testing.B)   { benchChecksumGeneric(b, 64) }
+func BenchmarkChecksumGeneric1500(b *testing.B) { benchChecksumGeneric(b, 1500) }
+func BenchmarkChecksumGeneric64K(b *testing.B)  { benchChecksumGeneric(b, 65535) }
+
+// BenchmarkChecksumPaths compares the Go loop and the vector path around
+// vectorMin, the length from which Checksum takes the vector path.
+func BenchmarkChecksumPaths(b *testing.B) {
+	for _, n := range []int{32, 64, 96, 128, 160, 192, 224, 256, 320, 384, 512} {
+		buf := make([]byte, n)
+		rand.New(rand.NewSource(int64(n))).Read(buf)
+		b.Run(fmt.Sprintf("generic/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				sink += checksumGeneric(buf, 0)
+			}
+		})
+		if !haveVector {
+			continue
+		}
+		b.Run(fmt.Sprintf("vector/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				sink += checksumVector(buf, 0)
+			}
+		})
+	}
+}
+
+// BenchmarkChecksumCopy compares ChecksumCopy with copy followed by
+// Checksum, which it must beat to be worth having.
+func BenchmarkChecksumCopy(b *testing.B) {
+	for _, n := range []int{64, 96, 128, 256, 512, 1460, 65535} {
+		src := make([]byte, n)
+		dst := make([]byte, n)
+		rand.New(rand.NewSource(int64(n))).Read(src)
+		b.Run(fmt.Sprintf("fused/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for b.Loop() {
+				sink += ChecksumCopy(dst, src, 0)
+			}
+		})
+		b.Run(fmt.Sprintf("copy+Checksum/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for b.Loop() {
+				copy(dst, src)
+				sink += Checksum(src, 0)
+			}
+		})
+	}
+}
 
 // benchSegment is a Linux-like established-state data segment with
 // timestamps and two SACK blocks, 1448 octets of payload, inside IPv4.

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"net/netip"
 )
 
@@ -16,44 +15,39 @@ import (
 // last slice of a chain may have an odd length, because an odd slice in the
 // middle would shift every word after it.
 //
-// The loop adds 64-bit words with end-around carry, which folds down to the
-// same 16-bit sum (RFC 1071 2(C), parallel summation), eight octets at a
-// time.
+// The accumulator returned is congruent (mod 0xffff) to initial plus the
+// words of b, and is 0 only if both are: the two zeros of one's complement
+// are told apart as RFC 1071's textbook loop tells them apart. Its exact
+// unfolded value is not part of the contract; fold it with FoldChecksum.
+//
+// The words are summed eight octets or more at a time with end-around carry
+// (RFC 1071 2(C), parallel summation), in little-endian order, and the
+// folded 16-bit sum is byte-swapped once at the end (RFC 1071 2(B), byte
+// order independence). On amd64 with AVX2, inputs of vectorMin (128)
+// octets or more are summed 32 octets per instruction by assembly
+// (checksum_amd64.s); elsewhere, and under the purego build tag, a
+// portable Go loop does the work (checksum in checksum_generic.go).
 func Checksum(b []byte, initial uint32) uint32 {
-	s := uint64(initial)
-	var c uint64
-	for len(b) >= 32 {
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[0:8]), c)
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[8:16]), c)
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[16:24]), c)
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[24:32]), c)
-		b = b[32:]
+	return checksum(b, initial, haveVector)
+}
+
+// ChecksumCopy copies src into dst, as copy(dst, src) does, and returns
+// Checksum(src, initial): the checksum of a payload computed while it is
+// moved into a packet, or out of one, in a single pass over the octets. dst
+// must be at least as long as src; it may overlap src, and the sum is then
+// of src as it was before the copy.
+//
+// It panics if dst is shorter than src (a caller's bug: the copy would be
+// cut short and the sum no longer that of the octets in dst).
+func ChecksumCopy(dst, src []byte, initial uint32) uint32 {
+	if len(dst) < len(src) {
+		panic("wire: ChecksumCopy: dst shorter than src")
 	}
-	for len(b) >= 8 {
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[0:8]), c)
-		b = b[8:]
+	if haveVector && len(src) >= vectorCopyMin {
+		return copyChecksumVector(dst, src, initial)
 	}
-	// Fold the carry back in (end-around carry). If this overflows, s is 0
-	// and adding the new carry cannot overflow again.
-	s, c = bits.Add64(s, 0, c)
-	s += c
-	// Fold 64 bits into 32 (leaving room for the tail's few additions).
-	s = (s >> 32) + (s & 0xffffffff)
-	s = (s >> 32) + (s & 0xffffffff)
-	if len(b) >= 4 {
-		s += uint64(binary.BigEndian.Uint32(b[0:4]))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		s += uint64(binary.BigEndian.Uint16(b[0:2]))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint64(b[0]) << 8
-	}
-	s = (s >> 32) + (s & 0xffffffff)
-	s = (s >> 32) + (s & 0xffffffff)
-	return uint32(s)
+	n := copy(dst, src)
+	return checksum(dst[:n], initial, false)
 }
 
 // FoldChecksum folds a Checksum accumulator to 16 bits and complements it,

@@ -1,0 +1,5 @@
+//go:build !purego
+
+package wire
+
+const purego = false
