@@ -406,12 +406,18 @@ func (s *Stack) sendTCPWith(nic *NIC, local, remote netip.AddrPort, seg *tcp.Seg
 	olen := seg.Options.Len(seg.Flags&wire.FlagSYN != 0)
 	n := hdr + wire.TCPMinHeaderLen + olen + len(seg.Payload)
 	buf := s.tx.alloc(n)
-	th := wire.BuildTCP(buf[hdr:hdr], &wire.TCPHeader{
+	h := wire.BuildTCP(buf[hdr:hdr], &wire.TCPHeader{
 		SrcPort: local.Port(), DstPort: remote.Port(),
 		Seq: seg.Seq, Ack: seg.Ack, Flags: seg.Flags, Window: seg.Window, Urgent: seg.Urgent,
-	}, &seg.Options, seg.Payload)
-	if !nic.off.TxChecksum {
-		wire.TCP(th).FillChecksum(local.Addr(), remote.Addr())
+	}, &seg.Options, nil)
+	th := wire.TCP(buf[hdr:])
+	if nic.off.TxChecksum {
+		copy(th[len(h):], seg.Payload)
+	} else {
+		// The payload is copied into the packet and summed in one pass
+		// (the header, a multiple of four octets long, first).
+		sum := wire.Checksum(h, wire.PseudoHeaderSum(wire.ProtoTCP, local.Addr(), remote.Addr(), len(th)))
+		th.SetChecksum(wire.FoldChecksum(wire.ChecksumCopy(th[len(h):], seg.Payload, sum)))
 	}
 	// The ECN field is the engine's (RFC 3168 6.1); like Linux for TCP
 	// sockets, IP_TOS / IPV6_TCLASS set only the DSCP bits.

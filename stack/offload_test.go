@@ -99,3 +99,48 @@ func TestChecksumOffloadPipe(t *testing.T) {
 		}
 	}
 }
+
+// TestStagedChecksumRejectsCorruption (RFC 9293 3.1: a segment whose
+// checksum is wrong is discarded): a large in-order payload, whose checksum
+// is checked as it is copied into the receive buffer (tcp.StagePayload),
+// is dropped and counted when one bit of it is flipped, leaves nothing
+// readable, and the same segment sent intact is then accepted with its own
+// bytes.
+func TestStagedChecksumRejectsCorruption(t *testing.T) {
+	s, l := rawHost(t, Options{})
+	ln, err := s.Listen("tcp", "10.0.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, host := netip.AddrPortFrom(peerV4, 4000), netip.AddrPortFrom(hostV4, 80)
+	l.inject(seg{src: peer, dst: host, seq: 1000, flags: wire.FlagSYN, win: 64240, opts: wire.TCPOptions{HasMSS: true, MSS: 1460}}.bytes())
+	synAck := only(t, l.takeTCP(t), "SYN-ACK")
+	l.inject(seg{src: peer, dst: host, seq: 1001, ack: synAck.seq + 1, flags: wire.FlagACK, win: 64240}.bytes())
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	data := bytes.Repeat([]byte("synfin staged checksum "), 61)[:1400] // above stageMin
+	good := seg{src: peer, dst: host, seq: 1001, ack: synAck.seq + 1, flags: wire.FlagACK | wire.FlagPSH, win: 64240, data: data}.bytes()
+	bad := bytes.Clone(good)
+	bad[len(bad)-700] ^= 0x10
+	before := s.Stats().BadTCPChecksum
+	l.inject(bad)
+	if got := s.Stats().BadTCPChecksum - before; got != 1 {
+		t.Fatalf("BadTCPChecksum went up by %d, want 1", got)
+	}
+	if n := c.(*TCPConn).c.tcb.Readable(); n != 0 {
+		t.Fatalf("%d bytes readable after a corrupted segment", n)
+	}
+	l.take()
+	l.inject(good)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 2*len(data))
+	n, err := io.ReadAtLeast(c, got, len(data))
+	if err != nil || !bytes.Equal(got[:n], data) {
+		t.Fatalf("read %d bytes (%v), want the intact payload", n, err)
+	}
+}
