@@ -53,11 +53,22 @@ func (t *TCB) ReturnRead() int {
 // the lent buffer and returns how many bytes it took. RCV.NXT is the
 // caller's to advance.
 func (t *TCB) deliverDirect(p []byte) int {
-	if int(t.lentN) >= len(t.lent) || t.readShut || t.rcvFin || t.rcvUrg ||
-		t.rcvBuf.readable() > 0 || t.rcvBuf.oooBytes() > 0 {
+	if !t.directOK() {
 		return 0
+	}
+	if staged := t.stagedPrefix(p); staged > 0 && t.stagedLent {
+		// StagePayload already copied (and checksummed) them there.
+		t.lentN += int32(staged)
+		return staged
 	}
 	n := copy(t.lent[t.lentN:], p)
 	t.lentN += int32(n)
 	return n
+}
+
+// directOK reports whether in-order data may go into the lent buffer now:
+// there is room, and nothing that must come first or be reported is held.
+func (t *TCB) directOK() bool {
+	return int(t.lentN) < len(t.lent) && !t.readShut && !t.rcvFin && !t.rcvUrg &&
+		t.rcvBuf.readable() == 0 && t.rcvBuf.oooBytes() == 0
 }

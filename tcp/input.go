@@ -28,7 +28,7 @@ func (t *TCB) Input(now Time, seg *Segment) {
 		t.lastRecv = now
 		t.inputSynchronized(seg)
 	}
-	t.stagedFor, t.stagedN = nil, 0 // rxstage.go: the packet's memory is the caller's again
+	t.Unstage() // rxstage.go: the packet's memory is the caller's again
 }
 
 // InputBatch processes segments that arrived together (one read from the
@@ -841,7 +841,7 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 		direct = t.deliverDirect(p)
 	}
 	var advanced, stored int
-	if staged := t.stagedPrefix(p); staged > 0 && off == 0 && direct == 0 {
+	if staged := t.stagedPrefix(p); staged > 0 && !t.stagedLent && off == 0 && direct == 0 {
 		advanced, stored = t.rcvBuf.writeStaged(p, staged)
 	} else {
 		advanced, stored = t.rcvBuf.write(int(off), p[direct:])

@@ -19,11 +19,15 @@ import "github.com/synfin/synfin/wire"
 // that of RFC 9293: a segment is acted on only once its checksum is known
 // to be right.
 //
+// When a reader waits with its buffer lent (directread.go), the payload is
+// staged in that buffer instead, past the bytes it holds already: the check
+// and the one copy to the application are then the same pass.
+//
 // Staging is declined (the caller then verifies the checksum itself) when
 // the payload would not simply be appended at RCV.NXT: not in order, data
-// held out of order, a lent reader's buffer (directread.go), a state in
-// which text is not accepted, or a ring split at an odd offset (which the
-// checksum's 16-bit words cannot be chained across).
+// held out of order, a state in which text is not accepted, or a ring split
+// at an odd offset (which the checksum's 16-bit words cannot be chained
+// across).
 //
 // The staged payload is recognised in Input by the address of its first
 // byte, and forgotten when Input returns: the memory of a packet is reused
@@ -35,8 +39,8 @@ import "github.com/synfin/synfin/wire"
 // the same pass, and true. It returns false, having copied nothing, when
 // the segment cannot be staged.
 func (t *TCB) StagePayload(seq uint32, payload []byte, sum uint32) (uint32, bool) {
-	t.stagedFor, t.stagedN = nil, 0
-	if len(payload) == 0 || seq != t.rcvNxt || t.lent != nil ||
+	t.Unstage()
+	if len(payload) == 0 || seq != t.rcvNxt ||
 		t.orphan || t.readShut || t.rcvFin || t.peerFin || t.rcvBuf.oooBytes() > 0 {
 		return 0, false
 	}
@@ -48,27 +52,43 @@ func (t *TCB) StagePayload(seq uint32, payload []byte, sum uint32) (uint32, bool
 	if !seqGT(t.rcvAdv, t.rcvNxt) {
 		return 0, false
 	}
-	n := min(len(payload), int(t.rcvAdv-t.rcvNxt), t.rcvBuf.limit()-t.rcvBuf.readable())
+	n := min(len(payload), int(t.rcvAdv-t.rcvNxt))
+	toLent := t.lent != nil
+	if toLent {
+		// A reader waits (directread.go): straight into its buffer, past
+		// what it has received already.
+		if !t.directOK() {
+			return 0, false
+		}
+		n = min(n, len(t.lent)-int(t.lentN))
+	} else {
+		n = min(n, t.rcvBuf.limit()-t.rcvBuf.readable())
+	}
 	if n < len(payload) {
 		n &^= 1 // the rest is summed after it: keep the words aligned
 	}
 	if n <= 0 {
 		return 0, false
 	}
-	acc, ok := t.rcvBuf.stage(payload[:n], sum)
-	if !ok {
-		return 0, false
+	var acc uint32
+	if toLent {
+		acc = wire.ChecksumCopy(t.lent[t.lentN:], payload[:n], sum)
+	} else {
+		var ok bool
+		if acc, ok = t.rcvBuf.stage(payload[:n], sum); !ok {
+			return 0, false
+		}
 	}
 	if n < len(payload) {
 		acc = wire.Checksum(payload[n:], acc)
 	}
-	t.stagedFor, t.stagedN = &payload[0], int32(n)
+	t.stagedFor, t.stagedN, t.stagedLent = &payload[0], int32(n), toLent
 	return acc, true
 }
 
 // Unstage forgets a staged payload whose segment will not be input (its
 // checksum was wrong).
-func (t *TCB) Unstage() { t.stagedFor, t.stagedN = nil, 0 }
+func (t *TCB) Unstage() { t.stagedFor, t.stagedN, t.stagedLent = nil, 0, false }
 
 // stagedPrefix reports how many bytes at the start of p, the text of the
 // segment being processed, are already in place in the receive buffer.

@@ -82,6 +82,8 @@ type TCB struct {
 	stagedFor *byte
 	lentN     int32
 	stagedN   int32
+	// stagedLent: the staged bytes are in the lent buffer, not the ring.
+	stagedLent bool
 
 	// Errors: err is reported once to the next user call, then dead tells
 	// later calls the connection is gone.
