@@ -480,7 +480,9 @@ func (tc *TCPConn) Read(b []byte) (int, error) {
 			// have left the stream and must be returned.
 			s.mu.Lock()
 			n := tc.c.tcb.ReturnRead()
-			s.afterEngine(tc.c)
+			if !s.closed {
+				s.afterEngine(tc.c)
+			}
 			s.unlockAndFlush()
 			if n > 0 {
 				return n, nil
