@@ -53,13 +53,10 @@ func (t *TCB) StagePayload(seq uint32, payload []byte, sum uint32) (uint32, bool
 		return 0, false
 	}
 	n := min(len(payload), int(t.rcvAdv-t.rcvNxt))
-	toLent := t.lent != nil
+	toLent := t.lent != nil && t.directOK()
 	if toLent {
 		// A reader waits (directread.go): straight into its buffer, past
 		// what it has received already.
-		if !t.directOK() {
-			return 0, false
-		}
 		n = min(n, len(t.lent)-int(t.lentN))
 	} else {
 		n = min(n, t.rcvBuf.limit()-t.rcvBuf.readable())

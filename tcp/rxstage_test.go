@@ -192,3 +192,32 @@ func TestRxStage_IntoLentBuffer(t *testing.T) {
 		t.Fatalf("receive buffer holds %d bytes, want the 500 that did not fit", len(got))
 	}
 }
+
+// TestRxStage_LentBufferFullStagesInRing: a reader's lent buffer that is
+// full takes no more; the next payload is staged in the receive buffer
+// instead of not at all.
+func TestRxStage_LentBufferFullStagesInRing(t *testing.T) {
+	b := establishedReceiver(t)
+	lent := make([]byte, 1000)
+	b.LendRead(lent)
+	p := testStream(0, 1000)
+	if _, ok := b.StagePayload(1001, p, 0); !ok {
+		t.Fatal("first payload not staged")
+	}
+	s := seg(wire.FlagACK, 1001, 5001, 65535, "")
+	s.Payload = p
+	b.Input(0, s)
+	q := testStream(1000, 1000)
+	if _, ok := b.StagePayload(2001, q, 0); !ok || b.stagedLent {
+		t.Fatalf("with the lent buffer full: staged %v, in the lent buffer %v; want staged in the ring", ok, b.stagedLent)
+	}
+	s = seg(wire.FlagACK, 2001, 5001, 65535, "")
+	s.Payload = q
+	b.Input(0, s)
+	if n := b.ReturnRead(); n != 1000 || !bytes.Equal(lent, p) {
+		t.Fatalf("reader got %d bytes", n)
+	}
+	if got := readAll(b, 0); !bytes.Equal(got, q) {
+		t.Fatalf("receive buffer holds %d bytes, want the second payload", len(got))
+	}
+}
