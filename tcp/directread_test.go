@@ -51,13 +51,7 @@ func TestDirectRead_FillsLentBufferThenReceiveBuffer(t *testing.T) {
 // (a segment that fills a hole must go through the receive buffer, so
 // that the bytes after the hole follow it).
 func TestDirectRead_NotWhenItWouldReorder(t *testing.T) {
-	b := newEndpoint(t, nil)
-	b.Listen(0, OpenOptions{ISN: 5000, MSS: 1460})
-	b.Input(0, seg(wire.FlagSYN, 1000, 0, 65535, ""))
-	b.Input(0, seg(wire.FlagACK, 1001, 5001, 65535, ""))
-	if b.State() != Established {
-		t.Fatalf("state %v", b.State())
-	}
+	b := establishedReceiver(t)
 	// Out of order first: bytes 1011..1020.
 	b.Input(0, seg(wire.FlagACK, 1011, 5001, 65535, "klmnopqrst"))
 	lent := make([]byte, 100)

@@ -8,8 +8,8 @@ import (
 	"github.com/synfin/synfin/wire"
 )
 
-// establishedReceiver returns an endpoint in ESTABLISHED that has received
-// nothing yet: RCV.NXT 1001, SND.NXT 5001.
+// establishedReceiver returns an endpoint in ESTABLISHED, opened passively,
+// that has received nothing yet: RCV.NXT 1001, SND.NXT 5001.
 func establishedReceiver(t *testing.T) endpoint {
 	t.Helper()
 	b := newEndpoint(t, nil)
