@@ -253,18 +253,25 @@ func (s *sock) connectWait(blocking bool, pending syscall.Errno) func(*Call, boo
 			}
 			return false, 0, 0
 		case TCP_CLOSE:
-			e := s.takeError(false)
-			if e == 0 {
-				e = syscall.ECONNABORTED
-			}
-			s.disconnect()
-			s.resync()
-			return true, -1, e
+			return true, -1, s.connectFailed()
 		}
 		s.state = ssConnected
 		s.resync()
 		return true, 0, 0
 	}
+}
+
+// connectFailed ends a connect that found the connection closed: the error
+// it died of (ECONNABORTED if none was recorded), the socket disconnected
+// and in step with its TCB again.
+func (s *sock) connectFailed() syscall.Errno {
+	e := s.takeError(false)
+	if e == 0 {
+		e = syscall.ECONNABORTED
+	}
+	s.disconnect()
+	s.resync()
+	return e
 }
 
 // disconnect is tcp_disconnect: the connection is aborted (RST where one

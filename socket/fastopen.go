@@ -228,13 +228,7 @@ func (t *Table) fastOpenSend(name string, f *file, s *sock, iov [][]byte, flags 
 				return false, 0, 0
 			case TCP_CLOSE:
 				s.setWritePending(false)
-				e := s.takeError(false)
-				if e == 0 {
-					e = syscall.ECONNABORTED
-				}
-				s.disconnect()
-				s.resync()
-				return true, -1, e
+				return true, -1, s.connectFailed()
 			}
 			s.setWritePending(false)
 			s.state = ssConnected

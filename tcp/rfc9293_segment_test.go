@@ -5,6 +5,7 @@ package tcp
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,18 +21,6 @@ func r9Sizes(segs []Segment) []int {
 	return n
 }
 
-func r9EqualInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // MUST-14 (3.7.1): the MSS option is both sent (in our SYN and SYN-ACK) and
 // honoured (no segment larger than the peer's MSS).
 func TestRFC9293_MUST_14_MSSOptionSentAndReceived(t *testing.T) {
@@ -41,7 +30,7 @@ func TestRFC9293_MUST_14_MSSOptionSentAndReceived(t *testing.T) {
 		t.Fatalf("SYN %s does not announce MSS 1400", &syn)
 	}
 	r := r9Passive(t, nil, wire.TCPOptions{HasMSS: true, MSS: 500}, 65535)
-	if got := r9Sizes(r.write(make([]byte, 1800))); !r9EqualInts(got, []int{500, 500, 500, 300}) {
+	if got := r9Sizes(r.write(make([]byte, 1800))); !slices.Equal(got, []int{500, 500, 500, 300}) {
 		t.Fatalf("segments %v for a peer MSS of 500", got)
 	}
 }
@@ -50,7 +39,7 @@ func TestRFC9293_MUST_14_MSSOptionSentAndReceived(t *testing.T) {
 // default) or 1220 (IPv6: the stack passes OpenOptions.DefaultMSS).
 func TestRFC9293_MUST_15_DefaultSendMSS(t *testing.T) {
 	r := r9Passive(t, nil, wire.TCPOptions{}, 65535)
-	if got := r9Sizes(r.write(make([]byte, 1200))); !r9EqualInts(got, []int{536, 536, 128}) {
+	if got := r9Sizes(r.write(make([]byte, 1200))); !slices.Equal(got, []int{536, 536, 128}) {
 		t.Fatalf("segments %v without an MSS option, want 536-byte ones", got)
 	}
 	for _, active := range []bool{false, true} {
@@ -66,7 +55,7 @@ func TestRFC9293_MUST_15_DefaultSendMSS(t *testing.T) {
 			r6.in(seg(wire.FlagSYN, r9IRS, 0, 65535, ""))
 			r6.in(seg(wire.FlagACK, r9IRS+1, r9ISS+1, 65535, ""))
 		}
-		if got := r9Sizes(r6.write(make([]byte, 2500))); !r9EqualInts(got, []int{1220, 1220, 60}) {
+		if got := r9Sizes(r6.write(make([]byte, 2500))); !slices.Equal(got, []int{1220, 1220, 60}) {
 			t.Fatalf("active=%v: segments %v with the IPv6 default, want 1220-byte ones", active, got)
 		}
 	}
@@ -83,20 +72,20 @@ func TestRFC9293_MUST_16_EffectiveSendMSS(t *testing.T) {
 		r.in(&Segment{Seq: r9IRS, Flags: wire.FlagSYN, Window: 65535, Options: wire.TCPOptions{HasMSS: true, MSS: 1460}})
 		r.nxt, r.ack = r9IRS+1, r9ISS+1
 		r.peer(wire.FlagACK, "")
-		if got := r9Sizes(r.write(make([]byte, 2500))); !r9EqualInts(got, []int{1000, 1000, 500}) {
+		if got := r9Sizes(r.write(make([]byte, 2500))); !slices.Equal(got, []int{1000, 1000, 500}) {
 			t.Fatalf("segments %v with a 1000-byte path MSS", got)
 		}
 	})
 	t.Run("timestamps", func(t *testing.T) {
 		r := r9Passive(t, nil, wire.TCPOptions{HasMSS: true, MSS: 1460, HasTimestamps: true, TSVal: 1}, 65535)
-		if got := r9Sizes(r.write(make([]byte, 3000))); !r9EqualInts(got, []int{1448, 1448, 104}) {
+		if got := r9Sizes(r.write(make([]byte, 3000))); !slices.Equal(got, []int{1448, 1448, 104}) {
 			t.Fatalf("segments %v with timestamps, want 1448 = 1460 - 12", got)
 		}
 	})
 	t.Run("SetPathMSS", func(t *testing.T) {
 		r := r9Plain(t, nil)
 		r.e.SetPathMSS(r.now, 1200)
-		if got := r9Sizes(r.write(make([]byte, 2500))); !r9EqualInts(got, []int{1200, 1200, 100}) {
+		if got := r9Sizes(r.write(make([]byte, 2500))); !slices.Equal(got, []int{1200, 1200, 100}) {
 			t.Fatalf("segments %v after SetPathMSS(1200)", got)
 		}
 	})
@@ -137,7 +126,7 @@ func TestRFC9293_SHLD_5_MAY_3_MSSOptionAlwaysSent(t *testing.T) {
 // variant: only an outstanding short segment holds data back).
 func TestRFC9293_SHLD_7_Nagle(t *testing.T) {
 	r := r9Plain(t, nil)
-	if got := r9Sizes(r.write(make([]byte, 100))); !r9EqualInts(got, []int{100}) {
+	if got := r9Sizes(r.write(make([]byte, 100))); !slices.Equal(got, []int{100}) {
 		t.Fatalf("first small write sent %v", got)
 	}
 	if out := r.write(make([]byte, 100)); len(out) != 0 {
@@ -147,7 +136,7 @@ func TestRFC9293_SHLD_7_Nagle(t *testing.T) {
 		t.Fatalf("third small write sent %s", r9Fmt(out))
 	}
 	out := r.ackUpTo(r9ISS+101, 65535)
-	if got := r9Sizes(r9Data(out)); !r9EqualInts(got, []int{150}) {
+	if got := r9Sizes(r9Data(out)); !slices.Equal(got, []int{150}) {
 		t.Fatalf("after the ACK: %v, want the held 150 bytes in one segment", got)
 	}
 }
@@ -158,7 +147,7 @@ func TestRFC9293_MUST_17_NagleCanBeDisabled(t *testing.T) {
 	r := r9Plain(t, nil)
 	r.e.SetNoDelay(r.now, true)
 	for i := 0; i < 3; i++ {
-		if got := r9Sizes(r.write(make([]byte, 100))); !r9EqualInts(got, []int{100}) {
+		if got := r9Sizes(r.write(make([]byte, 100))); !slices.Equal(got, []int{100}) {
 			t.Fatalf("write %d with TCP_NODELAY sent %v", i, got)
 		}
 	}
@@ -167,7 +156,7 @@ func TestRFC9293_MUST_17_NagleCanBeDisabled(t *testing.T) {
 	r2.write(make([]byte, 10))
 	r2.write(make([]byte, 10))
 	r2.e.SetNoDelay(r2.now, true)
-	if got := r9Sizes(r2.e.rec.take()); !r9EqualInts(got, []int{10}) {
+	if got := r9Sizes(r2.e.rec.take()); !slices.Equal(got, []int{10}) {
 		t.Fatalf("SetNoDelay(true) released %v, want the held 10 bytes", got)
 	}
 }

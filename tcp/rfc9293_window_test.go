@@ -7,6 +7,7 @@ package tcp
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -254,12 +255,12 @@ func TestRFC9293_MUST_38_SenderSWSAvoidance(t *testing.T) {
 	if out := r9Data(r.write(make([]byte, 5000))); len(out) != 0 {
 		t.Fatalf("sent %v into a 500-byte usable window", r9Sizes(out))
 	}
-	if got := r9Sizes(r9Data(r.ackUpTo(r9ISS+1, 3000))); !r9EqualInts(got, []int{1460, 1460}) {
+	if got := r9Sizes(r9Data(r.ackUpTo(r9ISS+1, 3000))); !slices.Equal(got, []int{1460, 1460}) {
 		t.Fatalf("into a 3000-byte window: %v, want two full segments and no 80-byte one", got)
 	}
 	// A peer whose largest window is 1000 bytes gets 500-byte segments.
 	small := r9Passive(t, nil, wire.TCPOptions{HasMSS: true, MSS: 1460}, 1000)
-	if got := r9Sizes(small.write(make([]byte, 2000))); !r9EqualInts(got, []int{500, 500}) {
+	if got := r9Sizes(small.write(make([]byte, 2000))); !slices.Equal(got, []int{500, 500}) {
 		t.Fatalf("to a 1000-byte window: %v, want 500-byte segments", got)
 	}
 }

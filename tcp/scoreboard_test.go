@@ -8,6 +8,7 @@ package tcp
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,18 +26,6 @@ func sackedSegs(e *TCB) []int {
 		}
 	}
 	return ks
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestRFC2018_SACKBlocksMarkScoreboard: each SACK block marks the segments
@@ -64,7 +53,7 @@ func TestRFC2018_SACKBlocksMarkScoreboard(t *testing.T) {
 				l.now += time.Millisecond
 				l.sack(lrSeq(0), blocks...)
 			}
-			if got := sackedSegs(l.e.TCB); !sameInts(got, c.want) {
+			if got := sackedSegs(l.e.TCB); !slices.Equal(got, c.want) {
 				t.Fatalf("SACKed segments %v, want %v", got, c.want)
 			}
 			w := lrI("disorder", 10, lrInf, 10, uint32(len(c.want)), 0, 0)
@@ -99,7 +88,7 @@ func TestRFC2018_PartialBlockIgnored(t *testing.T) {
 			if out := l.in(l.ackRaw(lrSeq(0), c.block)); len(out) != 0 {
 				t.Fatalf("SACK answered with %s", r9Fmt(out))
 			}
-			if got := sackedSegs(l.e.TCB); !sameInts(got, c.want) {
+			if got := sackedSegs(l.e.TCB); !slices.Equal(got, c.want) {
 				t.Fatalf("SACKed segments %v, want %v", got, c.want)
 			}
 			if n := l.e.rtxq.packetsOut(); n != 10 {
@@ -141,7 +130,7 @@ func TestRFC2018_InvalidBlocksCounted(t *testing.T) {
 			if got := l.e.Stats().SACKBlocksDiscarded; got != c.discarded {
 				t.Fatalf("SACKBlocksDiscarded %d, want %d", got, c.discarded)
 			}
-			if got := sackedSegs(l.e.TCB); !sameInts(got, c.want) {
+			if got := sackedSegs(l.e.TCB); !slices.Equal(got, c.want) {
 				t.Fatalf("SACKed segments %v, want %v", got, c.want)
 			}
 			if i := l.e.Info(); i.Sacked != uint32(len(c.want)) || i.DSACKDups != 0 || i.Unacked != 8 {

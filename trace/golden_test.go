@@ -14,6 +14,24 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite trace/testdata/*.golden")
 
+// checkGolden compares got with testdata/name, which -update rewrites.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	file := filepath.Join("testdata", name)
+	if *updateGolden {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s:\n%s", file, got)
+	}
+}
+
 // TestGoldenText: the text report of a deterministic capture (the simulator,
 // seed 2, a 100-byte transfer captured at the client) is stable, byte for
 // byte. Regenerate with go test ./trace -run Golden -update.
@@ -27,19 +45,7 @@ func TestGoldenText(t *testing.T) {
 	if err := WriteText(&got, a); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join("testdata", "sim-small.txt.golden")
-	if *updateGolden {
-		if err := os.WriteFile(file, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("text report differs from %s:\n%s", file, got.String())
-	}
+	checkGolden(t, "sim-small.txt.golden", got.Bytes())
 	for _, s := range []string{"TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "FIN_WAIT_1"} {
 		if !strings.Contains(got.String(), s) {
 			t.Errorf("report lacks %s", s)

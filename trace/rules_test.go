@@ -2,8 +2,6 @@ package trace
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,17 +106,5 @@ func TestGoldenSegments(t *testing.T) {
 	if !bytes.HasPrefix(got.Bytes(), plain.Bytes()) || !strings.Contains(got.String(), "cwnd is unknown") {
 		t.Error("the segment listing does not follow the plain report")
 	}
-	file := filepath.Join("testdata", "sim-small-segments.txt.golden")
-	if *updateGolden {
-		if err := os.WriteFile(file, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("segment listing differs from %s:\n%s", file, got.String())
-	}
+	checkGolden(t, "sim-small-segments.txt.golden", got.Bytes())
 }

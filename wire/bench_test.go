@@ -9,35 +9,26 @@ import (
 
 var sink uint32
 
-func benchChecksum(b *testing.B, n int) {
+// benchSum times sum, a checksum path, over n random octets.
+func benchSum(b *testing.B, n int, sum func([]byte, uint32) uint32) {
 	buf := make([]byte, n)
 	rand.New(rand.NewSource(int64(n))).Read(buf)
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
 	for b.Loop() {
-		sink += Checksum(buf, 0)
+		sink += sum(buf, 0)
 	}
 }
 
-func BenchmarkChecksum64(b *testing.B)   { benchChecksum(b, 64) }
-func BenchmarkChecksum1500(b *testing.B) { benchChecksum(b, 1500) }
-func BenchmarkChecksum64K(b *testing.B)  { benchChecksum(b, 65535) }
+func BenchmarkChecksum64(b *testing.B)   { benchSum(b, 64, Checksum) }
+func BenchmarkChecksum1500(b *testing.B) { benchSum(b, 1500, Checksum) }
+func BenchmarkChecksum64K(b *testing.B)  { benchSum(b, 65535, Checksum) }
 
 // The portable Go loop on its own (the fallback without AVX2, on other
 // GOARCHes and under purego).
-func benchChecksumGeneric(b *testing.B, n int) {
-	buf := make([]byte, n)
-	rand.New(rand.NewSource(int64(n))).Read(buf)
-	b.SetBytes(int64(n))
-	b.ReportAllocs()
-	for b.Loop() {
-		sink += checksumGeneric(buf, 0)
-	}
-}
-
-func BenchmarkChecksumGeneric64(b *testing.B)   { benchChecksumGeneric(b, 64) }
-func BenchmarkChecksumGeneric1500(b *testing.B) { benchChecksumGeneric(b, 1500) }
-func BenchmarkChecksumGeneric64K(b *testing.B)  { benchChecksumGeneric(b, 65535) }
+func BenchmarkChecksumGeneric64(b *testing.B)   { benchSum(b, 64, checksumGeneric) }
+func BenchmarkChecksumGeneric1500(b *testing.B) { benchSum(b, 1500, checksumGeneric) }
+func BenchmarkChecksumGeneric64K(b *testing.B)  { benchSum(b, 65535, checksumGeneric) }
 
 // BenchmarkChecksumPaths compares the Go loop and the vector path around
 // vectorMin, the length from which Checksum takes the vector path.
