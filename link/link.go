@@ -72,3 +72,29 @@ type OwningWriter interface {
 	// outcome of the call, possibly before it returns.
 	WritePacketsOwned(pkts [][]byte, done Releaser) (int, error)
 }
+
+// SplitWriter is implemented by endpoints that can carry a packet in two
+// pieces, its headers and its payload, without joining them: an in-memory
+// link that hands them on to a SplitDispatcher. The stack uses it for TCP
+// segments whose payload it can lend (tcp.Segment.Pinned), which saves
+// copying the payload out of the send buffer.
+type SplitWriter interface {
+	// WritePacketsSplit is WritePacketsOwned for packets made of heads[i]
+	// followed by tails[i] (which may be empty). The heads are lent until
+	// done.Release, as by WritePacketsOwned. The tails are the writer's
+	// memory that it does not modify until the receiver has acknowledged
+	// it, so they may be read until the packet is delivered or dropped; the
+	// endpoint must therefore deliver the packets of a direction in order
+	// and at most once, or copy the tails. len(heads) == len(tails).
+	WritePacketsSplit(heads, tails [][]byte, done Releaser) (int, error)
+}
+
+// SplitDispatcher is implemented by dispatchers that accept packets in two
+// pieces. A SplitWriter that has a packet in two pieces to deliver to a
+// Dispatcher without this method joins them first.
+type SplitDispatcher interface {
+	// DeliverSplitPackets is DeliverPackets for packets made of heads[i]
+	// followed by tails[i] (tails[i] may be empty). The buffers are valid
+	// only during the call.
+	DeliverSplitPackets(heads, tails [][]byte)
+}

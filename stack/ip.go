@@ -13,7 +13,7 @@ import (
 )
 
 // deliver processes inbound packets from one interface.
-func (s *Stack) deliver(nic *NIC, pkts [][]byte) {
+func (s *Stack) deliver(nic *NIC, pkts, tails [][]byte) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -23,11 +23,23 @@ func (s *Stack) deliver(nic *NIC, pkts [][]byte) {
 	// Timers that are due run first, so that a packet never meets a
 	// connection whose deadline has silently passed.
 	s.runTimers(now)
-	for _, p := range pkts {
+	for i, p := range pkts {
+		var tail []byte
+		if tails != nil {
+			tail = tails[i]
+		}
+		if len(tail) > 0 && s.opts.Capture != nil {
+			// The capture records whole packets.
+			p, tail = joinPacket(p, tail), nil
+		}
 		s.stats.PacketsIn++
 		s.comment = s.comment[:0]
 		s.inInput = true
-		s.inputIP(nic, p, now)
+		if len(tail) > 0 {
+			s.inputSplit(nic, p, tail, now)
+		} else {
+			s.inputIP(nic, p, now)
+		}
 		s.inInput = false
 		if s.opts.Capture != nil {
 			// The arriving packet is recorded with the state changes it
@@ -119,6 +131,59 @@ func (s *Stack) inputIP(nic *NIC, p []byte, now time.Duration) {
 	}
 }
 
+// joinPacket returns a packet that arrived in two pieces as one buffer.
+func joinPacket(head, tail []byte) []byte {
+	return append(append(make([]byte, 0, len(head)+len(tail)), head...), tail...)
+}
+
+// inputSplit takes a packet that arrived in two pieces (link.SplitDispatcher,
+// from a peer's sendTCPWith): the IP and TCP headers in head, the TCP
+// payload in tail. A segment of the usual shape goes straight to TCP;
+// anything else is joined and takes the general path, which finds and
+// counts what is wrong with it.
+func (s *Stack) inputSplit(nic *NIC, head, tail []byte, now time.Duration) {
+	if src, dst, th, ok := s.splitTCP(head, len(tail)); ok {
+		s.inputTCP(nic, src, dst, th, tail, wire.PacketECN(head), now)
+		return
+	}
+	s.inputIP(nic, joinPacket(head, tail), now)
+}
+
+// splitTCP checks that head is exactly the headers of a TCP segment for
+// this stack, with tailLen bytes of payload following: an IPv4 header
+// without options (and a valid checksum) or an IPv6 header without
+// extension headers, not a fragment, then the whole TCP header. It returns
+// the addresses and the TCP header.
+func (s *Stack) splitTCP(head []byte, tailLen int) (src, dst netip.Addr, th []byte, ok bool) {
+	if len(head) == 0 {
+		return src, dst, nil, false
+	}
+	switch head[0] >> 4 {
+	case 4:
+		ip := wire.IPv4(head)
+		if len(head) < wire.IPv4MinHeaderLen || ip.HeaderLen() != wire.IPv4MinHeaderLen ||
+			int(ip.TotalLength()) != len(head)+tailLen || ip.IsFragment() ||
+			ip.Protocol() != wire.ProtoTCP || !ip.ChecksumValid() {
+			return src, dst, nil, false
+		}
+		src, dst, th = ip.Src(), ip.Dst(), head[wire.IPv4MinHeaderLen:]
+	case 6:
+		ip := wire.IPv6(head)
+		if len(head) < wire.IPv6HeaderLen || int(ip.PayloadLength()) != len(head)-wire.IPv6HeaderLen+tailLen ||
+			ip.NextHeader() != wire.ProtoTCP {
+			return src, dst, nil, false
+		}
+		src, dst, th = ip.Src(), ip.Dst(), head[wire.IPv6HeaderLen:]
+	default:
+		return src, dst, nil, false
+	}
+	if len(th) < wire.TCPMinHeaderLen || int(th[12]>>4)*4 != len(th) ||
+		!s.isLocal(dst) || s.martian(src) {
+		return src, dst, nil, false
+	}
+	return src, dst, th, true
+}
+
 // hasSourceRoute reports whether IPv4 options carry LSRR (131) or SSRR (137).
 func hasSourceRoute(opts []byte) bool {
 	for i := 0; i < len(opts); {
@@ -186,7 +251,7 @@ func (s *Stack) inputTransport(nic *NIC, proto uint8, src, dst netip.Addr, paylo
 			s.stats.BadSource++
 			return
 		}
-		s.inputTCP(nic, src, dst, payload, wire.PacketECN(whole), now)
+		s.inputTCP(nic, src, dst, payload, nil, wire.PacketECN(whole), now)
 	case wire.ProtoICMP, wire.ProtoICMPv6:
 		if s.martian(src) {
 			// No echo reply to a broadcast or multicast source (a Smurf
@@ -404,16 +469,33 @@ func (s *Stack) sendTCPWith(nic *NIC, local, remote netip.AddrPort, seg *tcp.Seg
 		hdr = 40
 	}
 	olen := seg.Options.Len(seg.Flags&wire.FlagSYN != 0)
-	n := hdr + wire.TCPMinHeaderLen + olen + len(seg.Payload)
+	n := hdr + wire.TCPMinHeaderLen + olen
+	// A payload the engine lends (Pinned) is not copied into the packet
+	// when the link can carry it as a second piece (link.SplitWriter); the
+	// capture, which records whole packets, rules that out.
+	var tail []byte
+	if seg.Pinned && len(seg.Payload) > 0 && nic.splitter != nil && s.opts.Capture == nil &&
+		n+len(seg.Payload) <= nic.mtu {
+		tail = seg.Payload
+	} else {
+		n += len(seg.Payload)
+	}
 	buf := s.tx.alloc(n)
 	h := wire.BuildTCP(buf[hdr:hdr], &wire.TCPHeader{
 		SrcPort: local.Port(), DstPort: remote.Port(),
 		Seq: seg.Seq, Ack: seg.Ack, Flags: seg.Flags, Window: seg.Window, Urgent: seg.Urgent,
 	}, &seg.Options, nil)
 	th := wire.TCP(buf[hdr:])
-	if nic.off.TxChecksum {
+	switch {
+	case tail != nil:
+		if !nic.off.TxChecksum {
+			// One read-only pass over the payload.
+			sum := wire.Checksum(h, wire.PseudoHeaderSum(wire.ProtoTCP, local.Addr(), remote.Addr(), len(h)+len(tail)))
+			th.SetChecksum(wire.FoldChecksum(wire.Checksum(tail, sum)))
+		}
+	case nic.off.TxChecksum:
 		copy(th[len(h):], seg.Payload)
-	} else {
+	default:
 		// The payload is copied into the packet and summed in one pass
 		// (the header, a multiple of four octets long, first).
 		sum := wire.Checksum(h, wire.PseudoHeaderSum(wire.ProtoTCP, local.Addr(), remote.Addr(), len(th)))
@@ -422,16 +504,18 @@ func (s *Stack) sendTCPWith(nic *NIC, local, remote netip.AddrPort, seg *tcp.Seg
 	// The ECN field is the engine's (RFC 3168 6.1); like Linux for TCP
 	// sockets, IP_TOS / IPV6_TCLASS set only the DSCP bits.
 	f.tos = f.tos&^wire.ECNMask | uint8(seg.ECN)
-	s.sendIPWith(nic, local.Addr(), remote.Addr(), wire.ProtoTCP, buf, hdr, f)
+	s.sendIPWith(nic, local.Addr(), remote.Addr(), wire.ProtoTCP, buf, tail, hdr, f)
 }
 
 // sendIP fills in the IP header in front of an upper-layer payload that is
 // already in buf[hdr:], and queues the packet.
 func (s *Stack) sendIP(nic *NIC, src, dst netip.Addr, proto uint8, buf []byte, hdr int) {
-	s.sendIPWith(nic, src, dst, proto, buf, hdr, ipFields{})
+	s.sendIPWith(nic, src, dst, proto, buf, nil, hdr, ipFields{})
 }
 
-func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf []byte, hdr int, f ipFields) {
+// sendIPWith is sendIP with the IP fields f. A packet in two pieces has
+// its second, tail, follow buf; it must fit the link's MTU.
+func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf, tail []byte, hdr int, f ipFields) {
 	ttl := f.ttl
 	if ttl == 0 {
 		ttl = s.opts.TTL
@@ -440,7 +524,7 @@ func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf []byt
 		s.ipID++
 		_, err := wire.BuildIPv4(buf[:0], &wire.IPv4Header{
 			TOS: f.tos, ID: s.ipID, Flags: wire.IPv4DontFragment, TTL: ttl, Protocol: proto, Src: src, Dst: dst,
-		}, len(buf)-hdr)
+		}, len(buf)-hdr+len(tail))
 		if err != nil {
 			s.stats.NoRoute++
 			return
@@ -448,12 +532,12 @@ func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf []byt
 	} else {
 		if _, err := wire.BuildIPv6(buf[:0], &wire.IPv6Header{
 			TrafficClass: f.tos, NextHeader: proto, HopLimit: ttl, Src: src, Dst: dst,
-		}, len(buf)-hdr); err != nil {
+		}, len(buf)-hdr+len(tail)); err != nil {
 			s.stats.NoRoute++
 			return
 		}
 	}
-	if len(buf) > nic.mtu {
+	if len(buf)+len(tail) > nic.mtu {
 		// Larger than the link carries (an ICMP echo reply to a large
 		// reassembled request; TCP never is, its MSS follows the MTU):
 		// fragment it, as Linux does (RFC 791 3.2, RFC 8200 4.5).
@@ -461,7 +545,7 @@ func (s *Stack) sendIPWith(nic *NIC, src, dst netip.Addr, proto uint8, buf []byt
 		return
 	}
 	s.stats.PacketsOut++
-	s.tx.add(nic, buf)
+	s.tx.add(nic, buf, tail)
 	if s.opts.Capture != nil {
 		if s.inInput {
 			s.replies = append(s.replies, buf)
@@ -498,7 +582,7 @@ func (s *Stack) fragmentOut(nic *NIC, pkt []byte, hdr int) {
 			copy(b[20:], payload[off:end])
 			s.stats.PacketsOut++
 			s.stats.FragmentsOut++
-			s.tx.add(nic, b)
+			s.tx.add(nic, b, nil)
 		}
 		return
 	}
@@ -525,7 +609,7 @@ func (s *Stack) fragmentOut(nic *NIC, pkt []byte, hdr int) {
 		copy(b[48:], payload[off:end])
 		s.stats.PacketsOut++
 		s.stats.FragmentsOut++
-		s.tx.add(nic, b)
+		s.tx.add(nic, b, nil)
 	}
 }
 
@@ -547,6 +631,7 @@ type txBatch struct {
 	cur    int
 	pkts   []txPkt
 	tmp    [][]byte
+	tails  [][]byte
 	// underused counts the uses in a row that needed little of a grown
 	// batch (tables.go: trimTxBatch).
 	underused uint8
@@ -554,8 +639,9 @@ type txBatch struct {
 }
 
 type txPkt struct {
-	nic *NIC
-	pkt []byte
+	nic  *NIC
+	pkt  []byte
+	tail []byte // the payload, when the packet is in two pieces (sendTCPWith)
 }
 
 var (
@@ -602,9 +688,10 @@ func (b *txBatch) reset() {
 		}
 		b.chunks[1+i] = nil
 	}
-	clear(b.pkts) // drop the NICs
+	clear(b.pkts) // drop the NICs and the tails (send buffers)
 	clear(b.tmp)
-	b.chunks, b.cur, b.pkts, b.tmp = b.chunks[:1], 0, b.pkts[:0], b.tmp[:0]
+	clear(b.tails)
+	b.chunks, b.cur, b.pkts, b.tmp, b.tails = b.chunks[:1], 0, b.pkts[:0], b.tmp[:0], b.tails[:0]
 }
 
 // used is the number of bytes handed out since the last reset.
@@ -635,9 +722,10 @@ func (b *txBatch) alloc(n int) []byte {
 	return (*c)[start : start+n : start+n]
 }
 
-// add queues pkt, which alloc returned, for transmission on nic.
-func (b *txBatch) add(nic *NIC, pkt []byte) {
-	b.pkts = append(b.pkts, txPkt{nic: nic, pkt: pkt})
+// add queues pkt, which alloc returned, followed by tail if not nil, for
+// transmission on nic.
+func (b *txBatch) add(nic *NIC, pkt, tail []byte) {
+	b.pkts = append(b.pkts, txPkt{nic: nic, pkt: pkt, tail: tail})
 }
 
 func (s *Stack) takeBatch() *txBatch {
@@ -659,17 +747,26 @@ func (s *Stack) writeBatch(b *txBatch) {
 	lend := b.used() >= txLendMin
 	for i := 0; i < len(b.pkts); {
 		nic := b.pkts[i].nic
-		b.tmp = b.tmp[:0]
+		b.tmp, b.tails = b.tmp[:0], b.tails[:0]
+		split := false
 		j := i
 		for ; j < len(b.pkts) && b.pkts[j].nic == nic; j++ {
 			b.tmp = append(b.tmp, b.pkts[j].pkt)
+			b.tails = append(b.tails, b.pkts[j].tail)
+			split = split || b.pkts[j].tail != nil
 		}
 		var err error
-		if nic.owner != nil && lend {
+		switch {
+		case split:
+			// Packets in two pieces (only made for a link.SplitWriter):
+			// the heads are lent with the batch, whatever its size.
+			b.refs.Add(1)
+			_, err = nic.splitter.WritePacketsSplit(b.tmp, b.tails, b)
+		case nic.owner != nil && lend:
 			// Lend the packets instead of having the link copy them.
 			b.refs.Add(1)
 			_, err = nic.owner.WritePacketsOwned(b.tmp, b)
-		} else {
+		default:
 			_, err = nic.ep.WritePackets(b.tmp)
 		}
 		if err != nil {

@@ -271,6 +271,8 @@ type NIC struct {
 	off   link.Offloads
 	// owner is ep if it can take packets without copying them.
 	owner link.OwningWriter
+	// splitter is ep if it can take packets in two pieces.
+	splitter link.SplitWriter
 }
 
 // Name returns the interface's name.
@@ -283,7 +285,10 @@ func (n *NIC) Addrs() []netip.Prefix { return append([]netip.Prefix(nil), n.addr
 func (n *NIC) MTU() int { return n.mtu }
 
 // DeliverPackets implements link.Dispatcher.
-func (n *NIC) DeliverPackets(pkts [][]byte) { n.s.deliver(n, pkts) }
+func (n *NIC) DeliverPackets(pkts [][]byte) { n.s.deliver(n, pkts, nil) }
+
+// DeliverSplitPackets implements link.SplitDispatcher.
+func (n *NIC) DeliverSplitPackets(heads, tails [][]byte) { n.s.deliver(n, heads, tails) }
 
 // Route sends packets for Dst through NIC. Links are point-to-point IP links
 // (TUN, pipe, simulator), so a gateway needs no address resolution; it is
@@ -319,6 +324,7 @@ func (s *Stack) AddInterface(name string, ep link.Endpoint, addrs ...netip.Prefi
 	}
 	n := &NIC{s: s, id: len(s.nics) + 1, name: name, ep: ep, mtu: mtu, off: ep.Offloads()}
 	n.owner, _ = ep.(link.OwningWriter)
+	n.splitter, _ = ep.(link.SplitWriter)
 	for _, a := range addrs {
 		n.addrs = append(n.addrs, a)
 		s.routes = append(s.routes, Route{Dst: a.Masked(), NIC: n})

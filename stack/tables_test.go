@@ -182,7 +182,7 @@ func TestTxBatchTrim(t *testing.T) {
 	// to its empty state as putTxBatch does.
 	use := func(b *txBatch, pkts, size int) {
 		for range pkts {
-			b.add(nil, b.alloc(size))
+			b.add(nil, b.alloc(size), nil)
 		}
 		b.tmp = append(b.tmp[:0], b.pkts[0].pkt)
 		trimTxBatch(b)
@@ -275,7 +275,7 @@ func TestTxBatchChunks(t *testing.T) {
 // the stack and every link have released it.
 func TestTxBatchRelease(t *testing.T) {
 	b := newTxBatch()
-	b.add(nil, b.alloc(100))
+	b.add(nil, b.alloc(100), nil)
 	b.refs.Add(2) // two links hold it
 	b.Release()   // the stack is done
 	b.Release()   // one link is done
@@ -315,12 +315,12 @@ func TestWriteBatchLendsOnlyFullBatches(t *testing.T) {
 	nic := &NIC{ep: l, owner: l}
 	s := &Stack{}
 	small := newTxBatch()
-	small.add(nic, small.alloc(60))
+	small.add(nic, small.alloc(60), nil)
 	s.writeBatch(small)
 	small.Release()
 	big := newTxBatch()
 	for range txLendMin/1500 + 1 {
-		big.add(nic, big.alloc(1500))
+		big.add(nic, big.alloc(1500), nil)
 	}
 	s.writeBatch(big)
 	if got := big.refs.Load(); got != 1 {

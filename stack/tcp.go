@@ -493,18 +493,25 @@ func (s *Stack) openOptions(key connKey, nic *NIC, isn uint32) tcp.OpenOptions {
 
 // inputTCP demultiplexes one TCP segment (RFC 9293 3.10.7): to its
 // connection, its TIME_WAIT entry, a listener, or an RST.
-func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, ecn wire.ECN, now time.Duration) {
+// inputTCP takes the TCP segment pkt, from src to dst. A segment that
+// arrived in two pieces (inputSplit) has only its header in pkt and its
+// payload in tail.
+func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt, tail []byte, ecn wire.ECN, now time.Duration) {
 	th, err := wire.ParseTCP(pkt)
 	if err != nil {
 		s.stats.BadTCPHeader++
 		return
+	}
+	payload := th.Payload()
+	if tail != nil {
+		payload = tail
 	}
 	key := connKey{local: netip.AddrPortFrom(dst, th.DstPort()), remote: netip.AddrPortFrom(src, th.SrcPort())}
 	c := s.conns[key]
 	staged := false
 	if !nic.off.RxChecksumValid {
 		var ok bool
-		if ok, staged = verifyTCP(c, th, src, dst); !ok {
+		if ok, staged = verifyTCP(c, th, payload, src, dst); !ok {
 			s.stats.BadTCPChecksum++
 			return
 		}
@@ -520,7 +527,7 @@ func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, ecn wire.ECN
 		return
 	}
 	seg.Seq, seg.Ack, seg.Flags, seg.Window, seg.Urgent = th.Seq(), th.Ack(), th.Flags(), th.Window(), th.Urgent()
-	seg.Payload = th.Payload()
+	seg.Payload = payload
 	seg.ECN = ecn // the IP header's ECN field (RFC 3168 5), for the engine
 
 	if c != nil {
@@ -572,26 +579,27 @@ func (s *Stack) inputTCP(nic *NIC, src, dst netip.Addr, pkt []byte, ecn wire.ECN
 // costs less than arranging the first.
 const stageMin = 512
 
-// verifyTCP checks the checksum of th, from src to dst (RFC 9293 3.1). For
-// a large payload of connection c it has the engine copy the payload into
-// place while summing it (tcp.TCB.StagePayload), and reports staged: the
-// segment must then be passed to c's Input, or the staging undone.
-func verifyTCP(c *conn, th wire.TCP, src, dst netip.Addr) (ok, staged bool) {
-	payload := th.Payload()
-	if c == nil || len(payload) < stageMin {
-		return th.VerifyChecksum(src, dst), false
+// verifyTCP checks the checksum of the segment with header th (options
+// included) and payload, from src to dst (RFC 9293 3.1); payload follows th
+// or, for a segment in two pieces, is elsewhere. For a large payload of
+// connection c it has the engine copy the payload into place while summing
+// it (tcp.TCB.StagePayload), and reports staged: the segment must then be
+// passed to c's Input, or the staging undone.
+func verifyTCP(c *conn, th wire.TCP, payload []byte, src, dst netip.Addr) (ok, staged bool) {
+	// The header is a multiple of four octets long, so its sum and the
+	// payload's add up to the segment's.
+	hdr := th[:len(th)-len(th.Payload())]
+	sum := wire.Checksum(hdr, wire.PseudoHeaderSum(wire.ProtoTCP, src, dst, len(hdr)+len(payload)))
+	if c != nil && len(payload) >= stageMin {
+		if psum, staged := c.tcb.StagePayload(th.Seq(), payload, sum); staged {
+			if wire.FoldChecksum(psum) != 0 {
+				c.tcb.Unstage()
+				return false, false
+			}
+			return true, true
+		}
 	}
-	hdr := th[:len(th)-len(payload)]
-	sum := wire.Checksum(hdr, wire.PseudoHeaderSum(wire.ProtoTCP, src, dst, len(th)))
-	sum, staged = c.tcb.StagePayload(th.Seq(), payload, sum)
-	if !staged {
-		return th.VerifyChecksum(src, dst), false
-	}
-	if wire.FoldChecksum(sum) != 0 {
-		c.tcb.Unstage()
-		return false, false
-	}
-	return true, true
+	return wire.FoldChecksum(wire.Checksum(payload, sum)) == 0, false
 }
 
 func (s *Stack) findListener(local netip.AddrPort) *listener {

@@ -130,16 +130,26 @@ func (b *sendBuffer) write(p []byte) int {
 // consume or shrink, and its capacity is cut so that appending to it cannot
 // scribble on the buffer.
 func (b *sendBuffer) peek(off, n int) []byte {
+	p, _ := b.peekRing(off, n)
+	return p
+}
+
+// peekRing is peek, also reporting whether the view is the ring's own
+// memory (inRing) rather than a copy in the scratch. Bytes of the ring are
+// not written again until consume has dropped them (and a regrow leaves
+// the old array as it was), which is what makes a first transmission's
+// payload Pinned.
+func (b *sendBuffer) peekRing(off, n int) (p []byte, inRing bool) {
 	held := int(b.n)
 	if off < 0 || off >= held || n <= 0 {
-		return nil
+		return nil, false
 	}
 	if n > held-off {
 		n = held - off
 	}
 	s := ringIndex(int(b.head), off, len(b.buf))
 	if s+n <= len(b.buf) {
-		return b.buf[s : s+n : s+n]
+		return b.buf[s : s+n : s+n], true
 	}
 	if b.wrap == nil || cap(*b.wrap) < n {
 		w := make([]byte, n)
@@ -147,7 +157,7 @@ func (b *sendBuffer) peek(off, n int) []byte {
 	}
 	w := (*b.wrap)[:n:n]
 	ringRead(w, b.buf, s)
-	return w
+	return w, false
 }
 
 // consume drops n bytes from the head, because they were acknowledged

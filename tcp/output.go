@@ -14,8 +14,13 @@ func (t *TCB) tsNow() uint32 { return uint32(t.now/time.Millisecond) + t.tsOffse
 // emit builds and hands one segment to the Output. It fills in ACK, window
 // and options; SYN segments get the SYN option set.
 func (t *TCB) emit(flags wire.TCPFlags, seq uint32, payload []byte, syn bool) {
+	t.emitPinned(flags, seq, payload, syn, false)
+}
+
+// emitPinned is emit, with the segment's Pinned flag set as given.
+func (t *TCB) emitPinned(flags wire.TCPFlags, seq uint32, payload []byte, syn, pinned bool) {
 	s := t.seg
-	*s = Segment{Seq: seq, Flags: flags, Payload: payload}
+	*s = Segment{Seq: seq, Flags: flags, Payload: payload, Pinned: pinned}
 	if flags&wire.FlagACK != 0 {
 		s.Ack = t.rcvNxt
 	}
@@ -262,7 +267,7 @@ func (t *TCB) output() {
 				rwndHit = true
 				break
 			}
-			t.sendData(nil, true)
+			t.sendData(nil, true, false)
 			break
 		}
 		n := avail
@@ -300,7 +305,8 @@ func (t *TCB) output() {
 			break
 		}
 		fin := last && t.finQueued
-		t.sendData(t.sndBuf.peek(off, n), fin)
+		payload, inRing := t.sndBuf.peekRing(off, n)
+		t.sendData(payload, fin, inRing)
 		sent++
 		if t.pushOne && t.lastEndedPacket() {
 			break // tcp_push_one: one packet (records.go)
@@ -323,7 +329,9 @@ func (t *TCB) windowAllows(n uint32) bool {
 }
 
 // sendData transmits payload at SND.NXT (with FIN when fin is set).
-func (t *TCB) sendData(payload []byte, fin bool) {
+// inRing says that payload is the send buffer's memory (not its scratch),
+// which makes a first transmission Pinned.
+func (t *TCB) sendData(payload []byte, fin, inRing bool) {
 	flags := wire.FlagACK
 	seq := t.sndNxt
 	end := seq + uint32(len(payload))
@@ -360,7 +368,7 @@ func (t *TCB) sendData(payload []byte, fin bool) {
 	if len(payload) > 0 && len(payload) < t.effectiveMSS() {
 		t.sndSml = end
 	}
-	t.emit(flags, seq, payload, false)
+	t.emitPinned(flags, seq, payload, false, inRing && !retransmission && len(payload) > 0)
 	if !retransmission && end != seq {
 		t.rtxq.push(seq, end, t.now, fin)
 		if pktEnd {

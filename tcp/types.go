@@ -105,6 +105,14 @@ type Segment struct {
 	// ECN is the IP header's ECN field (RFC 3168 5): as received for an
 	// arriving segment, the codepoint to send for an outgoing one.
 	ECN wire.ECN
+	// Pinned is set on an outgoing segment whose Payload is the send
+	// buffer's own memory, sent for the first time. The engine does not
+	// modify those bytes before the peer acknowledges them, so an Output
+	// may keep referring to them after the call instead of copying them,
+	// provided the path cannot deliver the segment after the peer has
+	// acknowledged its bytes: in order and at most once, which rules out
+	// retransmissions (never pinned) overtaking it.
+	Pinned bool
 }
 
 // Len is the segment's length in sequence space: payload bytes plus one

@@ -5,7 +5,11 @@
 // Each direction has a bounded queue and one goroutine. WritePackets copies
 // the packets into pooled buffers, appends them to the queue and returns at
 // once; WritePacketsOwned (link.OwningWriter) queues the writer's own buffers
-// instead, without copying, and releases them once delivered. The goroutine
+// instead, without copying, and releases them once delivered;
+// WritePacketsSplit (link.SplitWriter) does the same for packets in two
+// pieces, which reach a link.SplitDispatcher as they are (a stack's TCP
+// payload is then never copied by the sender) and any other Dispatcher
+// joined. The goroutine
 // takes everything queued and hands it over in one DeliverPackets call. Delivery is therefore asynchronous and batched: a stack
 // that answers a packet from inside DeliverPackets writes into the other
 // direction's queue and returns, so two stacks joined by a pipe never recurse
@@ -53,6 +57,9 @@ type Options struct {
 type Stats struct {
 	TxPackets, TxBytes uint64
 	RxPackets, RxBytes uint64
+	// TxSplit counts the packets of TxPackets written in two pieces
+	// (WritePacketsSplit with a non-empty tail).
+	TxSplit uint64
 	// DropTooBig counts packets longer than the MTU.
 	DropTooBig uint64
 	// DropQueueFull counts packets that found the queue full.
@@ -74,6 +81,7 @@ type Endpoint struct {
 	closed    atomic.Bool
 
 	txPackets, txBytes atomic.Uint64
+	txSplit            atomic.Uint64
 	rxPackets, rxBytes atomic.Uint64
 	dropTooBig         atomic.Uint64
 	dropQueueFull      atomic.Uint64
@@ -83,6 +91,7 @@ type Endpoint struct {
 var (
 	_ link.Endpoint     = (*Endpoint)(nil)
 	_ link.OwningWriter = (*Endpoint)(nil)
+	_ link.SplitWriter  = (*Endpoint)(nil)
 )
 
 // New returns the two ends of a pipe carrying packets of up to mtu bytes,
@@ -147,7 +156,7 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 	if e.closed.Load() {
 		return 0, link.ErrClosed
 	}
-	return e.out.write(pkts, nil)
+	return e.out.write(pkts, nil, nil)
 }
 
 // WritePacketsOwned implements link.OwningWriter: it is WritePackets
@@ -163,7 +172,26 @@ func (e *Endpoint) WritePacketsOwned(pkts [][]byte, done link.Releaser) (int, er
 		done.Release()
 		return 0, link.ErrClosed
 	}
-	return e.out.write(pkts, done)
+	return e.out.write(pkts, nil, done)
+}
+
+// WritePacketsSplit implements link.SplitWriter: it is WritePacketsOwned
+// for packets in two pieces, heads[i] then tails[i]. The pieces are queued
+// as they are, delivered in two pieces to a link.SplitDispatcher and joined
+// (copied into one buffer) for any other Dispatcher. A direction delivers
+// in order and at most once, as the contract asks.
+func (e *Endpoint) WritePacketsSplit(heads, tails [][]byte, done link.Releaser) (int, error) {
+	if done == nil {
+		panic("pipe: WritePacketsSplit with a nil Releaser")
+	}
+	if len(heads) != len(tails) {
+		panic("pipe: WritePacketsSplit with len(heads) != len(tails)")
+	}
+	if e.closed.Load() {
+		done.Release()
+		return 0, link.ErrClosed
+	}
+	return e.out.write(heads, tails, done)
 }
 
 // Close closes this end and stops both directions' goroutines, waiting for
@@ -190,6 +218,7 @@ func (e *Endpoint) Stats() Stats {
 	return Stats{
 		TxPackets:     e.txPackets.Load(),
 		TxBytes:       e.txBytes.Load(),
+		TxSplit:       e.txSplit.Load(),
 		RxPackets:     e.rxPackets.Load(),
 		RxBytes:       e.rxBytes.Load(),
 		DropTooBig:    e.dropTooBig.Load(),
@@ -210,6 +239,7 @@ type direction struct {
 	writerClosed bool   // guarded by mu; the writer closed: flush, then stop
 	readerClosed bool   // guarded by mu; the reader closed: drop, stop
 	d            link.Dispatcher
+	split        link.SplitDispatcher // d, if it takes packets in two pieces
 
 	wake     chan struct{} // capacity 1: something was queued or closed
 	attached chan struct{} // closed by attach
@@ -218,13 +248,16 @@ type direction struct {
 	// Owned by run.
 	batch []item
 	views [][]byte
+	tails [][]byte
 }
 
 // item is a queued packet: either a copy in a pooled buffer or, written by
-// WritePacketsOwned, the writer's own memory, with the writer's Releaser on
-// the last packet of that write.
+// WritePacketsOwned or WritePacketsSplit, the writer's own memory, with the
+// writer's Releaser on the last packet of that write. A packet written in
+// two pieces has its payload in tail.
 type item struct {
 	pkt    []byte
+	tail   []byte
 	pooled *[]byte
 	rel    link.Releaser
 }
@@ -238,6 +271,7 @@ func newDirection(limit int, pool *sync.Pool, writer, reader *Endpoint) *directi
 		queue:    make([]item, 0, limit),
 		batch:    make([]item, 0, limit),
 		views:    make([][]byte, 0, limit),
+		tails:    make([][]byte, 0, limit),
 		wake:     make(chan struct{}, 1),
 		attached: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -264,15 +298,17 @@ func (q *direction) attach(d link.Dispatcher) {
 		panic("pipe: Attach with a nil Dispatcher")
 	}
 	q.d = d
+	q.split, _ = d.(link.SplitDispatcher)
 	close(q.attached)
 }
 
 // write queues pkts: copies of them, or with rel non-nil the buffers
 // themselves, rel going with the last one queued (or released here if none
-// was).
-func (q *direction) write(pkts [][]byte, rel link.Releaser) (int, error) {
+// was). tails, when not nil, holds the second pieces of the packets (lent
+// with rel).
+func (q *direction) write(pkts, tails [][]byte, rel link.Releaser) (int, error) {
 	w := q.writer
-	var bytes uint64
+	var bytes, split uint64
 	var tooBig, full, closed uint64
 	q.mu.Lock()
 	if q.writerClosed {
@@ -283,9 +319,13 @@ func (q *direction) write(pkts [][]byte, rel link.Releaser) (int, error) {
 		return 0, link.ErrClosed
 	}
 	last := -1 // index in the queue of the last packet of rel's write
-	for _, p := range pkts {
+	for i, p := range pkts {
+		var tail []byte
+		if tails != nil {
+			tail = tails[i]
+		}
 		switch {
-		case len(p) > w.mtu:
+		case len(p)+len(tail) > w.mtu:
 			tooBig++
 			continue
 		case q.readerClosed:
@@ -297,13 +337,16 @@ func (q *direction) write(pkts [][]byte, rel link.Releaser) (int, error) {
 		}
 		if rel != nil {
 			last = len(q.queue)
-			q.queue = append(q.queue, item{pkt: p})
+			q.queue = append(q.queue, item{pkt: p, tail: tail})
 		} else {
 			bp := q.pool.Get().(*[]byte)
 			*bp = append((*bp)[:0], p...)
 			q.queue = append(q.queue, item{pkt: *bp, pooled: bp})
 		}
-		bytes += uint64(len(p))
+		bytes += uint64(len(p) + len(tail))
+		if len(tail) > 0 {
+			split++
+		}
 	}
 	if last >= 0 {
 		q.queue[last].rel = rel
@@ -317,6 +360,9 @@ func (q *direction) write(pkts [][]byte, rel link.Releaser) (int, error) {
 	n := uint64(len(pkts)) - tooBig - full - closed
 	w.txPackets.Add(n)
 	w.txBytes.Add(bytes)
+	if split > 0 {
+		w.txSplit.Add(split)
+	}
 	if tooBig > 0 {
 		w.dropTooBig.Add(tooBig)
 	}
@@ -351,7 +397,7 @@ func (q *direction) run() {
 		q.dropAll()
 		return
 	}
-	d := q.d // set before attached was closed
+	d, split := q.d, q.split // set before attached was closed
 	for {
 		q.mu.Lock()
 		q.batch, q.queue = q.queue, q.batch[:0]
@@ -363,7 +409,7 @@ func (q *direction) run() {
 			return
 		}
 		if len(q.batch) > 0 {
-			q.deliver(d)
+			q.deliver(d, split)
 			// Let the goroutines this delivery woke (a reader given data, a
 			// writer given room) run now, on this P, instead of waiting in
 			// its run-next slot until this goroutine blocks: without it a
@@ -404,18 +450,33 @@ func (q *direction) waitAttach() bool {
 	}
 }
 
-func (q *direction) deliver(d link.Dispatcher) {
+func (q *direction) deliver(d link.Dispatcher, split link.SplitDispatcher) {
 	var bytes uint64
-	views := q.views[:0]
-	for _, it := range q.batch {
+	views, tails := q.views[:0], q.tails[:0]
+	hasTails := false
+	for i := range q.batch {
+		it := &q.batch[i]
+		if len(it.tail) > 0 && split == nil {
+			// A Dispatcher that takes whole packets only: join the pieces.
+			bp := q.pool.Get().(*[]byte)
+			*bp = append(append((*bp)[:0], it.pkt...), it.tail...)
+			it.pkt, it.tail, it.pooled = *bp, nil, bp
+		}
+		hasTails = hasTails || len(it.tail) > 0
 		views = append(views, it.pkt)
-		bytes += uint64(len(it.pkt))
+		tails = append(tails, it.tail)
+		bytes += uint64(len(it.pkt) + len(it.tail))
 	}
 	q.reader.rxPackets.Add(uint64(len(views)))
 	q.reader.rxBytes.Add(bytes)
-	d.DeliverPackets(views)
+	if hasTails {
+		split.DeliverSplitPackets(views, tails)
+	} else {
+		d.DeliverPackets(views)
+	}
 	clear(views) // drop references to pooled buffers
-	q.views = views[:0]
+	clear(tails) // and to the writer's memory
+	q.views, q.tails = views[:0], tails[:0]
 	q.release(q.batch, false)
 }
 
