@@ -33,6 +33,83 @@ type splitOutcome struct {
 	replies  []string
 }
 
+// splitHost is a rawHost with one connection established from the peer
+// (ISN 1000) to port 80, over IPv4 or IPv6.
+type splitHost struct {
+	s          *Stack
+	l          *rawLink
+	conn       *TCPConn
+	host, peer netip.AddrPort
+	synAck     uint32 // the host's ISN
+}
+
+func newSplitHost(t testing.TB, opts Options, v6 bool) *splitHost {
+	t.Helper()
+	s, l := rawHost(t, opts)
+	h := &splitHost{s: s, l: l, host: netip.AddrPortFrom(hostV4, 80), peer: netip.AddrPortFrom(peerV4, 4000)}
+	if v6 {
+		h.host, h.peer = netip.AddrPortFrom(hostV6, 80), netip.AddrPortFrom(peerV6, 4000)
+	}
+	ln, err := s.Listen("tcp", h.host.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	l.inject(seg{src: h.peer, dst: h.host, seq: 1000, flags: wire.FlagSYN, win: 64240, opts: wire.TCPOptions{HasMSS: true, MSS: 1460}}.bytes())
+	h.synAck = only(t, l.takeTCP(t), "SYN-ACK").seq
+	l.inject(seg{src: h.peer, dst: h.host, seq: 1001, ack: h.synAck + 1, flags: wire.FlagACK, win: 64240}.bytes())
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	h.conn = c.(*TCPConn)
+	return h
+}
+
+// data is a segment carrying payload at the start of the peer's data.
+func (h *splitHost) data(payload []byte) []byte {
+	return seg{src: h.peer, dst: h.host, seq: 1001, ack: h.synAck + 1, flags: wire.FlagACK | wire.FlagPSH, win: 64240, data: payload}.bytes()
+}
+
+// deliver hands pkt to the host, whole (cut < 0) or in two pieces cut at
+// cut bytes, and reports what the host did with it.
+func (h *splitHost) deliver(t testing.TB, pkt []byte, cut int) splitOutcome {
+	t.Helper()
+	before := h.s.Stats()
+	if cut < 0 {
+		h.l.inject(bytes.Clone(pkt))
+	} else {
+		h.l.injectSplit(bytes.Clone(pkt[:cut]), bytes.Clone(pkt[cut:]))
+	}
+	var out splitOutcome
+	out.stats = h.s.Stats()
+	out.stats.PacketsOut -= before.PacketsOut
+	tcb := h.conn.c.tcb
+	if n := tcb.Readable(); n > 0 {
+		out.readable = make([]byte, n)
+		tcb.Peek(out.readable)
+	}
+	for _, r := range h.l.takeTCP(t) {
+		out.replies = append(out.replies, fmt.Sprintf("%v ack %d len %d", r.flags, r.ack-1001, len(r.data)))
+	}
+	return out
+}
+
+// sameOutcome fails t if the two outcomes differ.
+func sameOutcome(t testing.TB, whole, split splitOutcome) {
+	t.Helper()
+	if whole.stats != split.stats {
+		t.Errorf("counters differ:\nwhole %+v\nsplit %+v", whole.stats, split.stats)
+	}
+	if !bytes.Equal(whole.readable, split.readable) {
+		t.Errorf("readable: whole %d bytes, split %d bytes (or other bytes)", len(whole.readable), len(split.readable))
+	}
+	if fmt.Sprint(whole.replies) != fmt.Sprint(split.replies) {
+		t.Errorf("replies: whole %q, split %q", whole.replies, split.replies)
+	}
+}
+
 // TestSplitInputLikeWhole: a packet that arrives in two pieces
 // (link.SplitDispatcher) is treated exactly like the same packet arriving
 // whole, wherever it is cut and whatever is wrong with it: the pieces take
@@ -40,6 +117,7 @@ type splitOutcome struct {
 // segment for this host, and are joined for the general path otherwise,
 // which counts what is wrong (RFC 9293 3.1: a bad checksum drops the
 // segment; RFC 791: a bad header checksum or length drops the datagram).
+// FuzzSplitInput checks the same on arbitrary packets and cuts.
 func TestSplitInputLikeWhole(t *testing.T) {
 	payload := bytes.Repeat([]byte("split segments "), 80)[:1200]
 	const v4Headers, v6Headers = 20 + 20, 40 + 20
@@ -78,65 +156,52 @@ func TestSplitInputLikeWhole(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			run := func(split bool) splitOutcome {
-				s, l := rawHost(t, Options{})
-				host, peer := netip.AddrPortFrom(hostV4, 80), netip.AddrPortFrom(peerV4, 4000)
-				if c.v6 {
-					host, peer = netip.AddrPortFrom(hostV6, 80), netip.AddrPortFrom(peerV6, 4000)
-				}
-				ln, err := s.Listen("tcp", host.String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ln.Close()
-				l.inject(seg{src: peer, dst: host, seq: 1000, flags: wire.FlagSYN, win: 64240, opts: wire.TCPOptions{HasMSS: true, MSS: 1460}}.bytes())
-				synAck := only(t, l.takeTCP(t), "SYN-ACK")
-				l.inject(seg{src: peer, dst: host, seq: 1001, ack: synAck.seq + 1, flags: wire.FlagACK, win: 64240}.bytes())
-				conn, err := ln.Accept()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer conn.Close()
-				pkt := seg{src: peer, dst: host, seq: 1001, ack: synAck.seq + 1, flags: wire.FlagACK | wire.FlagPSH, win: 64240, data: payload}.bytes()
+			outcome := func(cut int) splitOutcome {
+				h := newSplitHost(t, Options{}, c.v6)
+				pkt := h.data(payload)
 				if c.mutate != nil {
 					pkt = c.mutate(pkt)
 				}
-				before := s.Stats()
-				if split {
-					l.injectSplit(bytes.Clone(pkt[:c.cut]), bytes.Clone(pkt[c.cut:]))
-				} else {
-					l.inject(pkt)
-				}
-				var out splitOutcome
-				out.stats = s.Stats()
-				out.stats.PacketsOut -= before.PacketsOut
-				tcb := conn.(*TCPConn).c.tcb
-				if n := tcb.Readable(); n > 0 {
-					out.readable = make([]byte, n)
-					tcb.Peek(out.readable)
-				}
-				for _, r := range l.takeTCP(t) {
-					out.replies = append(out.replies, fmt.Sprintf("%v ack %d len %d", r.flags, r.ack-1001, len(r.data)))
-				}
-				return out
+				return h.deliver(t, pkt, cut)
 			}
-			whole, split := run(false), run(true)
-			if whole.stats != split.stats {
-				t.Errorf("counters differ:\nwhole %+v\nsplit %+v", whole.stats, split.stats)
-			}
-			if !bytes.Equal(whole.readable, split.readable) {
-				t.Errorf("readable: whole %d bytes, split %d bytes (or other bytes)", len(whole.readable), len(split.readable))
-			}
-			if len(whole.replies) != len(split.replies) {
-				t.Fatalf("replies: whole %q, split %q", whole.replies, split.replies)
-			}
-			for i := range whole.replies {
-				if whole.replies[i] != split.replies[i] {
-					t.Errorf("replies: whole %q, split %q", whole.replies, split.replies)
-				}
-			}
+			sameOutcome(t, outcome(-1), outcome(c.cut))
 		})
 	}
+}
+
+// frozenClock is a stack.Clock whose time stands still and whose timers
+// never fire, so that two stacks given the same Secret behave identically.
+type frozenClock struct{}
+
+func (frozenClock) Now() time.Duration                    { return time.Hour }
+func (frozenClock) AfterFunc(time.Duration, func()) Timer { return frozenTimer{} }
+
+type frozenTimer struct{}
+
+func (frozenTimer) Stop() bool { return true }
+
+// FuzzSplitInput: any packet, cut anywhere, is treated in two pieces as it
+// is whole (counters, readable bytes, replies), and never panics. The two
+// hosts are identical (same Secret, frozen clock), so the seeds, data
+// segments of their established connection, reach the engine.
+func FuzzSplitInput(f *testing.F) {
+	secret := [16]byte{1, 2, 3}
+	opts := Options{Secret: &secret, Clock: frozenClock{}}
+	for _, v6 := range []bool{false, true} {
+		h := newSplitHost(f, opts, v6)
+		hdr := 40
+		if v6 {
+			hdr = 60
+		}
+		for _, n := range []int{1, 600, 1400} {
+			f.Add(h.data(bytes.Repeat([]byte{'x'}, n)), uint16(hdr), v6)
+		}
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte, cut uint16, v6 bool) {
+		whole := newSplitHost(t, opts, v6).deliver(t, pkt, -1)
+		split := newSplitHost(t, opts, v6).deliver(t, pkt, int(cut)%(len(pkt)+1))
+		sameOutcome(t, whole, split)
+	})
 }
 
 // refillIPv4Checksum recomputes the header checksum of an IPv4 packet
