@@ -18,8 +18,8 @@ func (*fakeTerminal) IsTerminal() bool { return true }
 // the notes are printed.
 func TestProgress(t *testing.T) {
 	defer func(s *progress.Line, d int) { status, workloadsDone = s, d }(status, workloadsDone)
-	if workloadsTotal != 23 {
-		t.Errorf("%d workloads, want 23 (5 bulk, 6 conn/s, 3 latency, 4 memory, 3 lossy, 2 reordering)", workloadsTotal)
+	if workloadsTotal != 25 {
+		t.Errorf("%d workloads, want 25 (7 bulk, two of them with checksum offload, 6 conn/s, 3 latency, 4 memory, 3 lossy, 2 reordering)", workloadsTotal)
 	}
 	var term fakeTerminal
 	status, workloadsDone = progress.NewLine(&term), 0
@@ -29,9 +29,9 @@ func TestProgress(t *testing.T) {
 	running("bulk1500/gvisor", 2, 3)
 	status.Clear()
 	out := term.String()
-	for _, w := range []string{"\r\033[Kbench [1/23] bulk1500/synfin, run 1 of 3  (",
-		"\r\033[Knote: bulk1500/synfin: stalled\n\r\033[Kbench [1/23] bulk1500/synfin, run 1 of 3",
-		"\r\033[Kbench [2/23] bulk1500/gvisor, run 2 of 3"} {
+	for _, w := range []string{"\r\033[Kbench [1/25] bulk1500/synfin, run 1 of 3  (",
+		"\r\033[Knote: bulk1500/synfin: stalled\n\r\033[Kbench [1/25] bulk1500/synfin, run 1 of 3",
+		"\r\033[Kbench [2/25] bulk1500/gvisor, run 2 of 3"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%q", w, out)
 		}
