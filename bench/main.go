@@ -147,6 +147,20 @@ func main() {
 		}
 		os.Exit(runLinuxLossy(*lossyLinux, n))
 	}
+	if *lossyX != "" {
+		n := *reps
+		if n <= 0 {
+			n = 3
+		}
+		os.Exit(runLossyX(*lossyX, n, lossDur))
+	}
+	if *lossyXSim != "" {
+		n := *reps
+		if n <= 0 {
+			n = 5
+		}
+		os.Exit(runLossyXSim(*lossyXSim, n, 20*time.Second))
+	}
 	began = time.Now()
 	fmt.Printf("synfin vs gVisor netstack vs kernel: GOMAXPROCS=%d, %s/%s, %s, quick=%v\n",
 		runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), *quick)
