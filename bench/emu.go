@@ -234,11 +234,15 @@ func (e *emuSynfin) Close() {
 	}
 }
 
-func newSynfinEmu(cfg pathConfig, mtu int) (env, error) {
+// newSynfinEmu joins two synfin stacks by the emulated path cfg, whose two
+// directions draw their losses from seeds 2·run+1 and 2·run+2: run i of a
+// workload meets the same loss pattern on every stack, and the runs of a
+// workload meet different ones.
+func newSynfinEmu(cfg pathConfig, mtu, run int) (env, error) {
 	a := &emuEndpoint{mtu: mtu}
 	b := &emuEndpoint{mtu: mtu}
-	a.out = newEmuPath(cfg, 1, b.dispatch)
-	b.out = newEmuPath(cfg, 2, a.dispatch)
+	a.out = newEmuPath(cfg, uint64(2*run+1), b.dispatch)
+	b.out = newEmuPath(cfg, uint64(2*run+2), a.dispatch)
 	e, err := newSynfinOn(a, b)
 	if err != nil {
 		return nil, err
@@ -252,7 +256,8 @@ type emuPaths interface{ emuPaths() []*emuPath }
 
 func (e *emuSynfin) emuPaths() []*emuPath { return e.paths }
 
-func newGvisorEmu(cfg pathConfig, mtu int) (env, error) {
+// newGvisorEmu is newSynfinEmu for two gVisor stacks.
+func newGvisorEmu(cfg pathConfig, mtu, run int) (env, error) {
 	ca := channel.New(gvisorQueueLen, uint32(mtu), "")
 	cb := channel.New(gvisorQueueLen, uint32(mtu), "")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -263,8 +268,8 @@ func newGvisorEmu(cfg pathConfig, mtu int) (env, error) {
 			}
 		}
 	}
-	pa := newEmuPath(cfg, 1, mk(cb))
-	pb := newEmuPath(cfg, 2, mk(ca))
+	pa := newEmuPath(cfg, uint64(2*run+1), mk(cb))
+	pb := newEmuPath(cfg, uint64(2*run+2), mk(ca))
 	pump := func(from *channel.Endpoint, path *emuPath) {
 		defer path.close()
 		for {
