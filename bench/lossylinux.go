@@ -110,7 +110,7 @@ func openTun(ns, addr string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), ns+"/"+linuxTunName), nil
 }
 
-func newKernelEmu(cfg pathConfig, nsA, nsB string) (env, error) {
+func newKernelEmu(cfg pathConfig, nsA, nsB string, run int) (env, error) {
 	fA, err := openTun(nsA, linuxClient)
 	if err != nil {
 		return nil, err
@@ -128,8 +128,9 @@ func newKernelEmu(cfg pathConfig, nsA, nsB string) (env, error) {
 			}
 		}
 	}
-	pa := newEmuPath(cfg, 1, write(fB))
-	pb := newEmuPath(cfg, 2, write(fA))
+	// The loss patterns of the bench's run number run (newSynfinEmu).
+	pa := newEmuPath(cfg, uint64(2*run+1), write(fB))
+	pb := newEmuPath(cfg, uint64(2*run+2), write(fA))
 	k.paths = []*emuPath{pa, pb}
 	pump := func(f *os.File, p *emuPath) {
 		defer k.wg.Done()
@@ -231,7 +232,7 @@ func runLinuxLossy(spec string, n int) int {
 	}
 	var xs []float64
 	for i := 0; i < n; i++ {
-		e, err := newKernelEmu(lossyPath, nsA, nsB)
+		e, err := newKernelEmu(lossyPath, nsA, nsB, i)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "lossy-linux:", err)
 			return 1
