@@ -826,6 +826,9 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 	if len(p) > t.rcvMSS && len(p) <= int(t.advMSS) {
 		t.rcvMSS = len(p)
 	}
+	if off > 0 {
+		t.flushHeldSACK(seq, len(p)) // sackflush.go: RFC 2018 4
+	}
 	if off > 0 && t.sackOK && t.cfg.DSACK {
 		// Out-of-order data already held: a duplicate too (RFC 2883 4).
 		for _, r := range t.rcvBuf.oooRanges() {
@@ -857,6 +860,7 @@ func (t *TCB) acceptData(seq uint32, p []byte) {
 		// 4.2, RFC 9293 SHLD-?).
 		t.st().OutOfOrderSegments++
 		t.lastOOO, t.lastOOOValid = seq, true
+		t.sackHeld = true
 		t.ackPending = true
 		t.quickAck()
 		return

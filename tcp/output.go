@@ -71,6 +71,7 @@ func (t *TCB) emitPinned(flags wire.TCPFlags, seq uint32, payload []byte, syn, p
 		t.lastAckSent = t.rcvNxt
 		t.ackSentQuickAck(t.ackPending)
 		t.ackPending = false
+		t.sackHeld = false
 		t.segsUnAck = 0
 		t.delAck.stop()
 	}

@@ -284,6 +284,9 @@ type TCB struct {
 	lingerOn     bool
 	keepAlive    bool
 	lastOOOValid bool
+	// sackHeld: an out-of-order segment arrived since the last ACK sent,
+	// so the owed ACK carries a SACK block not yet reported (sackflush.go).
+	sackHeld     bool
 	dsackPending bool
 	// sndBufLocked: the user set SO_SNDBUF, so the send buffer does not
 	// grow by itself (expandSndBuf).
