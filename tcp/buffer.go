@@ -209,6 +209,21 @@ type seqRange struct{ start, end int }
 // setMaxRanges was never called (Config.MaxOutOfOrder's default).
 const defaultMaxRanges = 64
 
+// oooRangeBytes is how much receive buffer each out-of-order range is
+// allowed beyond the configured floor: the bound grows with the buffer.
+// Linux has no count of its own; it charges every out-of-order segment's
+// truesize (about 2 KiB for a full-size one) against the receive buffer
+// and prunes when that runs out, so a sender whose every other full-size
+// segment is lost never meets it, whatever the window. With one range per
+// 2 KiB, a 6 MiB buffer keeps 3072 ranges (48 KiB of them at most), and
+// the 128 KiB a connection starts with keeps the floor of 64: a peer
+// flooding tiny segments gets no more than before.
+const oooRangeBytes = 2048
+
+// initialRanges is the capacity of a range list when first allocated;
+// append grows it if more are needed.
+const initialRanges = 8
+
 // recvBuffer holds received data: first the in-order bytes the user has not
 // read yet (up to RCV.NXT), then out-of-order data beyond RCV.NXT, each byte
 // stored at its final position (index of RCV.NXT plus its offset) so that
@@ -222,8 +237,8 @@ const defaultMaxRanges = 64
 type recvBuffer struct {
 	buf []byte // ring, len == cap; nil when empty and shrunk
 	// ranges are the out-of-order ranges, offsets relative to RCV.NXT,
-	// sorted, neither overlapping nor adjacent, none starting at 0. Its
-	// capacity is fixed at maxRanges+1 when first needed.
+	// sorted, neither overlapping nor adjacent, none starting at 0. It is
+	// allocated when first needed, small, and grows with use up to maxR.
 	ranges []seqRange
 
 	// 32-bit indices (buffers stay far below 2 GiB) keep the TCB small.
@@ -247,34 +262,41 @@ func (b *recvBuffer) limit() int { return int(b.lim) }
 // readable is the number of in-order bytes waiting for the user.
 func (b *recvBuffer) readable() int { return int(b.r) }
 
-// setMaxRanges bounds the number of separate out-of-order ranges kept
-// (Config.MaxOutOfOrder): reassembly state must stay bounded whatever a peer
-// sends (RFC 9293 3.10.7.4 lets a receiver drop out-of-order segments; Linux
-// prunes its out-of-order queue under memory pressure). n <= 0 disables
-// out-of-order storage. Lowering it below the current count drops the
-// ranges farthest from RCV.NXT.
+// setMaxRanges sets the floor of the bound on separate out-of-order ranges
+// kept (Config.MaxOutOfOrder; maxR): reassembly state must stay bounded
+// whatever a peer sends (RFC 9293 3.10.7.4 lets a receiver drop
+// out-of-order segments; Linux prunes its out-of-order queue under memory
+// pressure). n <= 0 disables out-of-order storage. Lowering the bound below
+// the current count drops the ranges farthest from RCV.NXT.
 func (b *recvBuffer) setMaxRanges(n int) {
 	if n < 0 {
 		n = 0
 	}
 	b.maxRanges, b.maxSet = int32(n), true
-	for len(b.ranges) > n {
+	for len(b.ranges) > b.maxR() {
 		r := b.ranges[len(b.ranges)-1]
 		b.ooo -= int32(r.end - r.start)
 		b.ranges = b.ranges[:len(b.ranges)-1]
 	}
-	if b.ranges != nil && (cap(b.ranges) < n+1 || cap(b.ranges) > 2*(n+1)) {
+	if m := b.maxR(); b.ranges != nil && cap(b.ranges) > 2*(m+1) {
 		// (A buffer without a list gets one when it first needs it.)
-		b.ranges = append(make([]seqRange, 0, n+1), b.ranges...)
+		b.ranges = append(make([]seqRange, 0, m+1), b.ranges...)
 	}
 	b.maybeReset()
 }
 
+// maxR is the most out-of-order ranges kept: the configured floor, or one
+// per oooRangeBytes of the buffer's limit if that is more. A floor of 0
+// keeps none.
 func (b *recvBuffer) maxR() int {
-	if !b.maxSet {
-		return defaultMaxRanges
+	n := defaultMaxRanges
+	if b.maxSet {
+		n = int(b.maxRanges)
 	}
-	return int(b.maxRanges)
+	if n > 0 {
+		n = max(n, int(b.lim)/oooRangeBytes)
+	}
+	return n
 }
 
 // maybeReset moves the (empty) live region back to the front of the array.
@@ -405,7 +427,7 @@ func (b *recvBuffer) write(off int, p []byte) (advanced, stored int) {
 		}
 	}
 	if b.ranges == nil {
-		b.ranges = make([]seqRange, 0, b.maxR()+1)
+		b.ranges = make([]seqRange, 0, min(b.maxR(), initialRanges)+1)
 	}
 	switch {
 	case i == j: // insert

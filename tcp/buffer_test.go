@@ -566,8 +566,18 @@ func TestRecvBuffer_AllocsSteadyState(t *testing.T) {
 // positions and a set of the out-of-order positions held.
 type recvModel struct {
 	limit, maxR int
+	maxBound    int          // the largest bound() so far (ranges are not dropped when it falls)
 	read, nxt   int          // absolute offsets of the next unread byte and of RCV.NXT
 	have        map[int]bool // absolute positions >= nxt held out of order
+}
+
+// bound is recvBuffer.maxR: the configured floor, or one range per
+// oooRangeBytes of the limit if that is more; 0 stays 0.
+func (m *recvModel) bound() int {
+	if m.maxR <= 0 {
+		return 0
+	}
+	return max(m.maxR, m.limit/oooRangeBytes)
 }
 
 // ranges derives the out-of-order ranges, relative to nxt, from have.
@@ -609,7 +619,7 @@ func (m *recvModel) write(off, n int) (advanced, stored int) {
 			touches = true
 		}
 	}
-	if !touches && off > 0 && len(rs) >= m.maxR {
+	if !touches && off > 0 && len(rs) >= m.bound() {
 		return 0, 0
 	}
 	for k := off; k < end; k++ {
@@ -636,6 +646,7 @@ func TestRecvBuffer_Property(t *testing.T) {
 		b.setLimit(limit)
 		b.setMaxRanges(maxR)
 		m := &recvModel{limit: limit, maxR: maxR, have: map[int]bool{}}
+		m.maxBound = m.bound()
 		maxLimit := limit
 		t.Repeat(map[string]func(*rapid.T){
 			"write": func(t *rapid.T) {
@@ -706,6 +717,7 @@ func TestRecvBuffer_Property(t *testing.T) {
 				m.limit = rapid.IntRange(1, 12000).Draw(t, "limit")
 				maxLimit = max(maxLimit, m.limit)
 				b.setLimit(m.limit)
+				m.maxBound = max(m.maxBound, m.bound())
 			},
 			"": func(t *rapid.T) {
 				if b.readable() != m.nxt-m.read {
@@ -719,11 +731,11 @@ func TestRecvBuffer_Property(t *testing.T) {
 				if b.oooBytes() != len(m.have) {
 					t.Fatalf("oooBytes %d, want %d", b.oooBytes(), len(m.have))
 				}
-				if len(got) > maxR {
-					t.Fatalf("%d ranges, more than %d", len(got), maxR)
+				if len(got) > m.maxBound {
+					t.Fatalf("%d ranges, more than %d", len(got), m.maxBound)
 				}
-				if cap(b.ranges) > maxR+1 {
-					t.Fatalf("range list capacity %d grew beyond %d", cap(b.ranges), maxR+1)
+				if c := cap(b.ranges); c > initialRanges+1 && c > 2*(m.maxBound+1) {
+					t.Fatalf("range list capacity %d grew beyond twice the bound %d", c, m.maxBound)
 				}
 				// White box: every held byte is at its position and correct.
 				if !bytes.Equal(ringBytes(b.buf, int(b.head), 0, int(b.r)), testStream(m.read, m.nxt-m.read)) {
@@ -750,4 +762,41 @@ func ringBytes(buf []byte, head, off, n int) []byte {
 		ringRead(out, buf, ringIndex(head, off, len(buf)))
 	}
 	return out
+}
+
+// TestRecvBuffer_OutOfOrderBoundGrowsWithBuffer: the bound on out-of-order
+// ranges is Config.MaxOutOfOrder or one range per 2 KiB of the receive
+// buffer, whichever is more, so that, as with Linux (which bounds its
+// out-of-order queue by memory alone), a sender that loses every other
+// full-size segment of a large window gets every other one held, while the
+// 128 KiB a connection starts with keeps the floor against a peer flooding
+// holes; a floor of 0 keeps none.
+func TestRecvBuffer_OutOfOrderBoundGrowsWithBuffer(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		limit   int
+		floor   int
+		size    int // bytes per segment; each follows a lost one as long
+		offered int
+		want    int // ranges held
+	}{
+		{name: "6 MiB, every other full-size segment lost", limit: 6 << 20, floor: 64, size: 1448, offered: 2000, want: 2000},
+		{name: "6 MiB, a flood of 1-byte holes", limit: 6 << 20, floor: 64, size: 1, offered: 5000, want: (6 << 20) / 2048},
+		{name: "128 KiB, a flood of 1-byte holes", limit: 128 << 10, floor: 64, size: 1, offered: 1000, want: 64},
+		{name: "64 KiB, floor 100", limit: 64 << 10, floor: 100, size: 1, offered: 1000, want: 100},
+		{name: "floor 0 keeps none", limit: 6 << 20, floor: 0, size: 1448, offered: 50, want: 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b recvBuffer
+			b.setLimit(tt.limit)
+			b.setMaxRanges(tt.floor)
+			seg := bytes.Repeat([]byte{'s'}, tt.size)
+			for k := 0; k < tt.offered; k++ {
+				b.write((2*k+1)*tt.size, seg)
+			}
+			if got := len(b.oooRanges()); got != tt.want {
+				t.Fatalf("%d ranges held, want %d", got, tt.want)
+			}
+		})
+	}
 }

@@ -154,8 +154,12 @@ type Config struct {
 	// AbortOnUnreadData sends RST instead of FIN when the user closes with
 	// unread data (Linux behaviour, RFC 2525 2.17). Always on in Linux.
 	AbortOnUnreadData bool
-	// MaxOutOfOrder bounds the number of separate out-of-order ranges kept
-	// for reassembly; data creating more is dropped and counted.
+	// MaxOutOfOrder is the floor of the bound on separate out-of-order
+	// ranges kept for reassembly: the bound is this or one range per 2 KiB
+	// of the receive buffer, whichever is more (Linux bounds its
+	// out-of-order queue by the receive buffer's memory alone). Data that
+	// would create a range beyond it is dropped and counted
+	// (OutOfOrderDropped).
 	MaxOutOfOrder int
 	// NotsentLowat is the default TCP_NOTSENT_LOWAT of sockets
 	// (tcp_notsent_lowat): a socket is writable only while less unsent
