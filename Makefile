@@ -2,12 +2,12 @@
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test deps check vet fmt-check unit race fuzz fuzz-long reliability bench tour
+.PHONY: test deps check vet fmt-check unit race bench-check fuzz fuzz-long reliability bench tour
 
 ## test: install what is missing, then formatting, vet, the test suite (once
 ## plain, for the allocation checks and full-size simulations, once under the
 ## race detector) and a short run of every fuzz target.
-test: deps check unit race fuzz
+test: deps check unit race bench-check fuzz
 
 deps:
 	@scripts/deps.sh
@@ -26,6 +26,11 @@ unit:
 
 race:
 	$(GO) test -race -count=1 ./...
+
+## bench-check: the bench/ module (its own go.mod, with gVisor) builds, vets
+## and passes its tests; its benchmarks run with `make bench` or `go run .`.
+bench-check:
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## fuzz: each fuzz target for FUZZTIME (30 s by default; `make fuzz-long` runs 5 min each).
 fuzz:
