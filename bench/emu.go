@@ -270,26 +270,29 @@ func newGvisorEmu(cfg pathConfig, mtu, run int) (env, error) {
 	}
 	pa := newEmuPath(cfg, uint64(2*run+1), mk(cb))
 	pb := newEmuPath(cfg, uint64(2*run+2), mk(ca))
-	pump := func(from *channel.Endpoint, path *emuPath) {
-		defer path.close()
-		for {
-			pkt := from.ReadContext(ctx)
-			if pkt == nil {
-				return
-			}
-			v := pkt.ToView()
-			path.send(v.AsSlice())
-			v.Release()
-			pkt.DecRef()
-		}
-	}
-	go pump(ca, pa)
-	go pump(cb, pb)
+	go pumpToPath(ctx, ca, pa)
+	go pumpToPath(ctx, cb, pb)
 	e, err := newGvisorOn(ca, cb, cancel)
 	if err != nil {
 		return nil, err
 	}
 	return &emuGvisor{e, []*emuPath{pa, pb}}, nil
+}
+
+// pumpToPath sends what gVisor writes to channel endpoint from along path
+// until ctx ends, then closes the path.
+func pumpToPath(ctx context.Context, from *channel.Endpoint, path *emuPath) {
+	defer path.close()
+	for {
+		pkt := from.ReadContext(ctx)
+		if pkt == nil {
+			return
+		}
+		v := pkt.ToView()
+		path.send(v.AsSlice())
+		v.Release()
+		pkt.DecRef()
+	}
 }
 
 type emuGvisor struct {

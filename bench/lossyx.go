@@ -142,21 +142,7 @@ func newXGvisor(ip netip.Addr, cc string) (*xSide, error) {
 			injectBytes(ch, p)
 		}
 	}
-	x.attach = func(out *emuPath) {
-		go func() {
-			defer out.close()
-			for {
-				pkt := ch.ReadContext(ctx)
-				if pkt == nil {
-					return
-				}
-				v := pkt.ToView()
-				out.send(v.AsSlice())
-				v.Release()
-				pkt.DecRef()
-			}
-		}()
-	}
+	x.attach = func(out *emuPath) { go pumpToPath(ctx, ch, out) }
 	x.close = func() { s.Close(); cancel(); s.Wait() }
 	x.listen = func(p uint16) (net.Listener, error) {
 		return gonet.ListenTCP(s, tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(ip.As4()), Port: p}, ipv4.ProtocolNumber)
