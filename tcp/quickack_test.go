@@ -175,41 +175,35 @@ func TestLinux_DelayedAck_ATOFollowsArrivals(t *testing.T) {
 			return nil
 		}, nil)
 	}
-	stScript{cfg: cfg, steps: []stStep{
-		stConnect("0"),
-		stOut("+0", "S 1000:1000(0) win 64240 <mss 1460,sackOK,wscale 7>"),
-		stEv(stChange(Closed, SynSent, CauseActiveOpen)),
-		stIn("0.100", "S. 5000:5000(0) ack 1001 win 65535 "+stPeerSynOpts),
-		stOut("+0", ". 1001:1001(0) ack 5001 win 502"),
-		stEv(stChange(SynSent, Established, CauseSynAckReceived)),
+	stScript{cfg: cfg, steps: append(stActiveOpen(),
 		ato(0), // no data yet
 		// The first data: ato 40 ms; the timer fires, ato doubles.
 		stData("0.200", 5001, 100, 0, 0),
-		ato(40 * time.Millisecond),
+		ato(40*time.Millisecond),
 		stQuiet("0.239"),
 		stOut("0.240", ". 1001:1001(0) ack 5101 win 502"),
-		ato(80 * time.Millisecond),
+		ato(80*time.Millisecond),
 		// 100 ms later: longer than ato, shorter than the RTO: ato
 		// stays; the ACK waits 80 ms, and ato doubles again.
 		stData("0.300", 5101, 100, 0, 0),
 		stQuiet("0.379"),
 		stOut("0.380", ". 1001:1001(0) ack 5201 win 502"),
-		ato(160 * time.Millisecond),
+		ato(160*time.Millisecond),
 		// 100 ms, shorter than ato: ato = 160/2 + 100 = 180 ms, the
 		// timer bounded by the SRTT (100 ms); doubled, capped at the RTO.
 		stData("0.400", 5201, 100, 0, 0),
-		ato(180 * time.Millisecond),
+		ato(180*time.Millisecond),
 		stQuiet("0.499"),
 		stOut("0.500", ". 1001:1001(0) ack 5301 win 502"),
-		ato(300 * time.Millisecond),
+		ato(300*time.Millisecond),
 		// 105 ms: ato = 300/2 + 105 = 255 ms, the timer at +100 ms;
 		// then 5 ms (under 20 ms): ato = 255/2 + 20 = 147.5 ms, and the
 		// timer already running keeps its earlier deadline.
 		stData("0.505", 5301, 100, 0, 0),
-		ato(255 * time.Millisecond),
+		ato(255*time.Millisecond),
 		stData("0.510", 5401, 100, 0, 0),
-		ato(147500 * time.Microsecond),
+		ato(147500*time.Microsecond),
 		stQuiet("0.604"),
 		stOut("0.605", ". 1001:1001(0) ack 5501 win 502"),
-	}}.run(t)
+	)}.run(t)
 }
