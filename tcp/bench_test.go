@@ -448,13 +448,21 @@ func TestZeroAllocsSteadyState(t *testing.T) {
 			t.Fatalf("%s: the steady state is not what it should be: %s", c.name, msg)
 		}
 		// AllocsPerRun rounds down to whole allocations per run: measure
-		// 1000 steps as one run so that even one allocation shows.
-		if n := testing.AllocsPerRun(1, func() {
-			for range 1000 {
-				c.step()
-			}
-		}); n != 0 {
-			t.Errorf("%s: %v allocations in 1000 steps, want 0", c.name, n)
+		// 1000 steps as one run so that even one allocation shows. It
+		// counts the whole process's allocations, and on a loaded machine
+		// a stray one from the runtime or another goroutine can land in a
+		// window (seen once in CI), so the least of three windows counts:
+		// a per-segment allocation shows in every one.
+		n := 1e9
+		for range 3 {
+			n = min(n, testing.AllocsPerRun(1, func() {
+				for range 1000 {
+					c.step()
+				}
+			}))
+		}
+		if n != 0 {
+			t.Errorf("%s: %v allocations in 1000 steps (the least of three windows), want 0", c.name, n)
 		}
 	}
 	if r.tcb.State() != Established || x.tcb.State() != Established || o.tcb.State() != Established {
